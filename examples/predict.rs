@@ -1,0 +1,116 @@
+//! Predicts with a model saved by `train --save`: reads a CSV with the model's feature columns
+//! and writes, for each row, the predicted class and its probability (or the predicted value
+//! for regression) as CSV on standard output.
+//!
+//! ```text
+//! cargo run --release --example predict -- --model model.safetensors --data new_rows.csv
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use edgegrad::Device;
+use edgegrad::data::{Table, TargetEncoder, Task};
+use edgegrad::model::Model;
+use edgegrad::train::{argmax, output_to_predictions, predict};
+
+/// Predict with a model saved by `train --save`.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Model file written by `train --save`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// CSV with a header row holding the model's feature columns; other columns are ignored.
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// Where the network runs.
+    #[arg(long, value_enum, default_value_t = BackendArg::Gpu)]
+    backend: BackendArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BackendArg {
+    Gpu,
+    Cpu,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let model = Model::load(&args.model)?;
+    let table = Table::from_csv_path(&args.data)?;
+    let features = model.meta.features.encode(&table)?;
+    let device = match args.backend {
+        BackendArg::Gpu => Device::gpu()?,
+        BackendArg::Cpu => Device::Cpu,
+    };
+    eprintln!(
+        "predicting {} rows of {} with {} on {}",
+        table.n_rows(),
+        args.data.display(),
+        args.model.display(),
+        device.describe()
+    );
+    let rows = table.n_rows();
+    let outputs = predict(&model, &features, rows, &device)?;
+    let task = model.meta.task;
+    let width = model.meta.mlp.outputs;
+    let predictions = output_to_predictions(task, &outputs, width);
+
+    let stdout = std::io::stdout();
+    let mut out = csv::Writer::from_writer(stdout.lock());
+    match (&model.meta.target, task) {
+        (TargetEncoder::Classes { classes, .. }, Task::Binary) => {
+            out.write_record(["row", "predicted", "probability"])?;
+            for (row, &p) in predictions.iter().enumerate() {
+                let (class, probability) = if p >= 0.5 {
+                    (&classes[1], p)
+                } else {
+                    (&classes[0], 1.0 - p)
+                };
+                out.write_record([
+                    (row + 1).to_string(),
+                    class.clone(),
+                    format!("{probability:.6}"),
+                ])?;
+            }
+        }
+        (TargetEncoder::Classes { classes, .. }, _) => {
+            out.write_record(["row", "predicted", "probability"])?;
+            for (row, probabilities) in predictions.chunks(width).enumerate() {
+                let best = argmax(probabilities);
+                let record = [
+                    (row + 1).to_string(),
+                    classes[best].clone(),
+                    format!("{:.6}", probabilities[best]),
+                ];
+                out.write_record(record)?;
+            }
+        }
+        (target @ TargetEncoder::Regression { .. }, _) => {
+            out.write_record(["row", "predicted"])?;
+            for (row, &value) in predictions.iter().enumerate() {
+                out.write_record([
+                    (row + 1).to_string(),
+                    format!("{}", target.decode_value(value)),
+                ])?;
+            }
+        }
+    }
+    out.flush()?;
+    std::io::stdout().flush()?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+// Definitions shared by every kernel file. The host prepends this file to each of the others
+// before compiling, so each module sees one `Params` block at binding 0.
+
+// Kernel parameters. Each entry point documents which fields it reads.
+struct Params {
+    dims_a: vec4<u32>,
+    dims_b: vec4<u32>,
+    dims_c: vec4<u32>,
+    sizes: vec4<u32>,
+    scalars: vec4<f32>,
+    scalars2: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+// Invocations per workgroup of the one-dimensional kernels; matches WORKGROUP_SIZE in Rust.
+const WORKGROUP_SIZE: u32 = 256u;
+
+// Flat index of an invocation in a one-dimensional grid. Grids with more workgroups than one
+// axis allows are spread over x and y, so the index counts whole rows of x first.
+fn flat_index(workgroup: vec3<u32>, workgroups: vec3<u32>, local: u32) -> u32 {
+    return (workgroup.y * workgroups.x + workgroup.x) * WORKGROUP_SIZE + local;
+}
+
+// Row-major coordinates of flat index `index` in the rank-4 shape `dims`.
+fn coordinates(index: u32, dims: vec4<u32>) -> vec4<u32> {
+    var rest = index;
+    var coords: vec4<u32>;
+    coords.w = rest % dims.w;
+    rest = rest / dims.w;
+    coords.z = rest % dims.z;
+    rest = rest / dims.z;
+    coords.y = rest % dims.y;
+    rest = rest / dims.y;
+    coords.x = rest;
+    return coords;
+}
+
+// Logistic sigmoid, evaluated so that neither branch overflows: e^x only for x < 0.
+fn sigmoid(x: f32) -> f32 {
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + exp(-x));
+    }
+    let e = exp(x);
+    return e / (1.0 + e);
+}

@@ -1,0 +1,230 @@
+//! Adapter and device setup, and the pipeline cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use log::{debug, info, warn};
+
+use super::kernels::{Access, Kernel};
+use crate::error::{Error, Result};
+
+/// How to get a GPU adapter on a machine without one; part of every "no adapter" error.
+pub const DRIVER_HINT: &str = "Install a Vulkan, Metal or DX12 driver for your GPU. On a Linux \
+machine without a GPU, `apt-get install mesa-vulkan-drivers` provides the llvmpipe software \
+Vulkan adapter. wgpu's WGPU_BACKEND and WGPU_ADAPTER_NAME environment variables choose among \
+several adapters.";
+
+/// An open GPU device with its queue, the adapter's description and compiled pipelines.
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    pipelines: Mutex<HashMap<Kernel, Arc<Pipeline>>>,
+    device_error: Arc<Mutex<Option<String>>>,
+}
+
+/// A compute pipeline and the bind group layout it was built with.
+pub(crate) struct Pipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+impl GpuContext {
+    /// Opens the adapter that wgpu's environment variables select (`WGPU_BACKEND`,
+    /// `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`), or the default one, and logs its name, backend
+    /// and type. The device gets the adapter's own limits, so large buffers work where the
+    /// hardware allows them.
+    pub fn new() -> Result<Arc<Self>> {
+        // Vulkan, Metal and DX12 unless WGPU_BACKEND names others: the GL backend lacks
+        // compute on many drivers and probes for a display on headless machines.
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        descriptor.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+        let instance = wgpu::Instance::new(descriptor);
+        let adapter = pollster::block_on(wgpu::util::initialize_adapter_from_env_or_default(
+            &instance, None,
+        ))
+        .map_err(|e| Error::NoAdapter {
+            reason: e.to_string(),
+            hint: DRIVER_HINT,
+        })?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        info!(
+            "GPU adapter: {} ({:?}, {:?}, driver {} {})",
+            info.name, info.backend, info.device_type, info.driver, info.driver_info
+        );
+        if info.device_type == wgpu::DeviceType::Cpu {
+            info!("the adapter is a software rasterizer: GPU kernels run on the CPU");
+        }
+        debug!(
+            "adapter limits: max_storage_buffer_binding_size {}, max_buffer_size {}, \
+             max_compute_workgroups_per_dimension {}",
+            limits.max_storage_buffer_binding_size,
+            limits.max_buffer_size,
+            limits.max_compute_workgroups_per_dimension
+        );
+
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("edgegrad"),
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&descriptor)).map_err(|e| {
+                Error::DeviceRequest {
+                    adapter: info.name.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+
+        let device_error = Arc::new(Mutex::new(None));
+        let sink = Arc::clone(&device_error);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            warn!("GPU error: {error}");
+            if let Ok(mut slot) = sink.lock() {
+                slot.get_or_insert_with(|| error.to_string());
+            }
+        }));
+        let sink = Arc::clone(&device_error);
+        device.set_device_lost_callback(move |reason, message| {
+            warn!("GPU device lost ({reason:?}): {message}");
+            if let Ok(mut slot) = sink.lock() {
+                slot.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
+            }
+        });
+
+        Ok(Arc::new(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+            pipelines: Mutex::new(HashMap::new()),
+            device_error,
+        }))
+    }
+
+    /// The adapter's name, for example `llvmpipe (LLVM 15.0.6, 256 bits)`.
+    pub fn adapter_name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// One line naming the adapter, its backend and its type.
+    pub fn adapter_summary(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// Whether the adapter is a software implementation running on the CPU, such as llvmpipe.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The device's limits.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// Returns the first error the device reported since it was opened, if any.
+    pub(crate) fn check_device(&self) -> Result<()> {
+        match self.device_error.lock() {
+            Ok(slot) => match slot.as_ref() {
+                Some(message) => Err(Error::Device(message.clone())),
+                None => Ok(()),
+            },
+            Err(_) => Err(Error::Device("the error slot was poisoned".into())),
+        }
+    }
+
+    /// Returns the pipeline of `kernel`, compiling it on first use.
+    pub(crate) fn pipeline(&self, kernel: Kernel) -> Result<Arc<Pipeline>> {
+        let mut cache = self
+            .pipelines
+            .lock()
+            .map_err(|_| Error::Device("the pipeline cache was poisoned".into()))?;
+        if let Some(pipeline) = cache.get(&kernel) {
+            return Ok(Arc::clone(pipeline));
+        }
+        let pipeline = Arc::new(self.build_pipeline(kernel)?);
+        cache.insert(kernel, Arc::clone(&pipeline));
+        Ok(pipeline)
+    }
+
+    fn build_pipeline(&self, kernel: Kernel) -> Result<Pipeline> {
+        debug!("compiling kernel {}", kernel.entry_point());
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let source = kernel.shader().source();
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.shader().file_name()),
+                source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
+            });
+
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        for (i, access) in kernel.storage_bindings().iter().enumerate() {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: i as u32 + 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: *access == Access::Read,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(kernel.entry_point()),
+                entries: &entries,
+            });
+        let pipeline_layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(kernel.entry_point()),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.entry_point()),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(kernel.entry_point()),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(error) = pollster::block_on(scope.pop()) {
+            log::trace!("source of the failed kernel:\n{source}");
+            return Err(Error::Kernel {
+                kernel: kernel.entry_point(),
+                message: error.to_string(),
+            });
+        }
+        Ok(Pipeline { pipeline, layout })
+    }
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.adapter_summary())
+            .finish()
+    }
+}

@@ -1,0 +1,534 @@
+//! Runs a compiled graph on the GPU.
+//!
+//! Everything a step needs is created once, when the executor is built: one storage buffer per
+//! node, one uniform parameter block per dispatch, every pipeline and every bind group. A step
+//! then writes the fed inputs, records all dispatches in one compute pass, copies the value it
+//! reads into a staging buffer, and submits once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use glam::{UVec4, Vec4};
+use log::trace;
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::kernels::{Kernel, MATMUL_BLOCKED_TILE, MATMUL_TILE, ParamBlock, WORKGROUP_SIZE, uvec4};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId, Op};
+use crate::optim::Optimizer;
+use crate::tensor::Shape;
+
+/// One recorded kernel launch.
+struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+}
+
+/// Counters of the GPU work a step records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuStats {
+    /// Kernel launches in the last step.
+    pub dispatches: usize,
+    /// Queue submissions in the last step.
+    pub submissions: usize,
+    /// Bytes written from the host in the last step.
+    pub bytes_uploaded: u64,
+    /// Storage buffers allocated for node values.
+    pub buffers: usize,
+    /// Bytes of those buffers.
+    pub buffer_bytes: u64,
+}
+
+pub(crate) struct GpuExecutor {
+    ctx: Arc<GpuContext>,
+    buffers: Vec<Option<wgpu::Buffer>>,
+    dispatches: Vec<Option<Dispatch>>,
+    updates: Vec<Dispatch>,
+    update_params: Option<wgpu::Buffer>,
+    optimizer: Option<Optimizer>,
+    staging: HashMap<NodeId, wgpu::Buffer>,
+    stats: GpuStats,
+    matmul_kernel: Kernel,
+}
+
+impl GpuExecutor {
+    /// Allocates buffers and builds the dispatch of every node in `nodes`, and the optimizer
+    /// updates of `trained` (parameter, gradient) pairs.
+    pub fn new(
+        ctx: Arc<GpuContext>,
+        graph: &Graph,
+        nodes: &[NodeId],
+        trained: &[(NodeId, NodeId)],
+        optimizer: Option<Optimizer>,
+    ) -> Result<Self> {
+        let mut exec = GpuExecutor {
+            ctx,
+            buffers: (0..graph.nodes().len()).map(|_| None).collect(),
+            dispatches: (0..graph.nodes().len()).map(|_| None).collect(),
+            updates: Vec::new(),
+            update_params: None,
+            optimizer,
+            staging: HashMap::new(),
+            stats: GpuStats::default(),
+            matmul_kernel: std::env::var("EDGEGRAD_MATMUL")
+                .map(|v| {
+                    if v == "tiled" {
+                        Kernel::MatmulTiled
+                    } else {
+                        Kernel::MatmulBlocked
+                    }
+                })
+                .unwrap_or(Kernel::MatmulBlocked),
+        };
+        let mut needed: Vec<NodeId> = nodes.to_vec();
+        for &id in nodes {
+            needed.extend(graph.node(id).inputs.iter().copied());
+        }
+        for &(param, grad) in trained {
+            needed.push(param);
+            needed.push(grad);
+        }
+        needed.sort();
+        needed.dedup();
+        for &id in &needed {
+            exec.allocate(graph, id)?;
+        }
+        for &id in nodes {
+            let dispatch = exec.build_dispatch(graph, id)?;
+            exec.dispatches[id.0] = Some(dispatch);
+        }
+        if let Some(optimizer) = optimizer {
+            exec.build_updates(graph, trained, &optimizer)?;
+        }
+        exec.ctx.check_device()?;
+        Ok(exec)
+    }
+
+    pub fn stats(&self) -> GpuStats {
+        self.stats
+    }
+
+    fn allocate(&mut self, graph: &Graph, id: NodeId) -> Result<()> {
+        let node = graph.node(id);
+        let bytes = (node.shape.numel() * 4) as u64;
+        let limits = self.ctx.limits();
+        let name = node
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}#{}", node.op.name(), id.0));
+        if bytes > limits.max_storage_buffer_binding_size {
+            return Err(Error::DeviceLimit {
+                what: format!("the value of `{name}` (shape {})", node.shape),
+                requested: bytes,
+                limit: limits.max_storage_buffer_binding_size,
+                limit_name: "max_storage_buffer_binding_size",
+                hint: "use a smaller batch or layer",
+            });
+        }
+        let label = format!("edgegrad {name}");
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
+        let buffer = match (&node.op, graph.parameters().iter().find(|(p, _)| *p == id)) {
+            (Op::Parameter, Some((_, value))) => {
+                self.ctx
+                    .device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some(&label),
+                        contents: bytemuck::cast_slice(value.data()),
+                        usage,
+                    })
+            }
+            (Op::Fill { value }, _) => {
+                let values = vec![*value; node.shape.numel()];
+                self.ctx
+                    .device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some(&label),
+                        contents: bytemuck::cast_slice(&values),
+                        usage,
+                    })
+            }
+            _ => self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(&label),
+                size: bytes,
+                usage,
+                mapped_at_creation: false,
+            }),
+        };
+        trace!("allocated {bytes} bytes for {name}");
+        self.stats.buffers += 1;
+        self.stats.buffer_bytes += bytes;
+        self.buffers[id.0] = Some(buffer);
+        Ok(())
+    }
+
+    fn buffer(&self, id: NodeId) -> &wgpu::Buffer {
+        self.buffers[id.0]
+            .as_ref()
+            .expect("buffers of every used node are allocated up front")
+    }
+
+    /// Splits a one-dimensional grid of `len` invocations into workgroups, spreading it over
+    /// the y axis when x alone would pass the device's per-dimension limit.
+    fn grid_1d(&self, len: usize, what: &str) -> Result<[u32; 3]> {
+        let max = self.ctx.limits().max_compute_workgroups_per_dimension as u64;
+        let groups = (len as u64).div_ceil(WORKGROUP_SIZE as u64).max(1);
+        let x = groups.min(max);
+        let y = groups.div_ceil(x);
+        if y > max {
+            return Err(Error::DeviceLimit {
+                what: format!("{what} over {len} elements"),
+                requested: groups,
+                limit: max * max,
+                limit_name: "max_compute_workgroups_per_dimension squared",
+                hint: "split the work into smaller tensors",
+            });
+        }
+        Ok([x as u32, y as u32, 1])
+    }
+
+    fn build_dispatch(&mut self, graph: &Graph, id: NodeId) -> Result<Dispatch> {
+        let node = graph.node(id);
+        let inputs = &node.inputs;
+        let out_shape = &node.shape;
+        let len = out_shape.numel();
+        let shape_of = |i: usize| graph.shape(inputs[i]);
+        let mut params = ParamBlock {
+            sizes: UVec4::new(len as u32, 0, 0, 0),
+            ..Default::default()
+        };
+        let op_name = node.op.name();
+        let (kernel, workgroups) = match &node.op {
+            Op::Input | Op::Parameter | Op::Fill { .. } => {
+                return Err(Error::InvalidNode(format!(
+                    "{op_name} node {} has no kernel",
+                    id.0
+                )));
+            }
+            Op::MatMul {
+                transpose_lhs,
+                transpose_rhs,
+            } => {
+                let lhs = shape_of(0).dims();
+                let k = if *transpose_lhs { lhs[0] } else { lhs[1] };
+                let (m, n) = (out_shape.dims()[0], out_shape.dims()[1]);
+                let flags = u32::from(*transpose_lhs) | (u32::from(*transpose_rhs) << 1);
+                params.sizes = UVec4::new(m as u32, n as u32, k as u32, flags);
+                let kernel = self.matmul_kernel;
+                let tile = match kernel {
+                    Kernel::MatmulTiled => MATMUL_TILE,
+                    _ => MATMUL_BLOCKED_TILE,
+                };
+                let x = (n as u32).div_ceil(tile);
+                let y = (m as u32).div_ceil(tile);
+                let max = self.ctx.limits().max_compute_workgroups_per_dimension;
+                if x.max(y) > max {
+                    return Err(Error::DeviceLimit {
+                        what: format!("matmul with output {out_shape}"),
+                        requested: x.max(y) as u64,
+                        limit: max as u64,
+                        limit_name: "max_compute_workgroups_per_dimension",
+                        hint: "split the matrix into smaller blocks",
+                    });
+                }
+                (kernel, [x, y, 1])
+            }
+            Op::Add => {
+                params.dims_a = uvec4(&out_shape.padded(op_name)?);
+                params.dims_b = uvec4(&shape_of(0).broadcast_strides(out_shape, op_name)?);
+                params.dims_c = uvec4(&shape_of(1).broadcast_strides(out_shape, op_name)?);
+                (Kernel::AddForward, self.grid_1d(len, op_name)?)
+            }
+            Op::Expand { scale } => {
+                params.dims_a = uvec4(&out_shape.padded(op_name)?);
+                params.dims_b = uvec4(&shape_of(0).broadcast_strides(out_shape, op_name)?);
+                params.scalars = Vec4::new(*scale, 0.0, 0.0, 0.0);
+                (Kernel::ExpandForward, self.grid_1d(len, op_name)?)
+            }
+            Op::SumTo => {
+                params.dims_a = uvec4(&out_shape.padded(op_name)?);
+                params.dims_b = uvec4(&shape_of(0).padded(op_name)?);
+                (Kernel::SumTo, self.grid_1d(len, op_name)?)
+            }
+            Op::Relu => (Kernel::ReluForward, self.grid_1d(len, op_name)?),
+            Op::Sigmoid => (Kernel::SigmoidForward, self.grid_1d(len, op_name)?),
+            Op::Tanh => (Kernel::TanhForward, self.grid_1d(len, op_name)?),
+            Op::ReluBackward => (Kernel::ReluBackward, self.grid_1d(len, op_name)?),
+            Op::SigmoidBackward => (Kernel::SigmoidBackward, self.grid_1d(len, op_name)?),
+            Op::TanhBackward => (Kernel::TanhBackward, self.grid_1d(len, op_name)?),
+            Op::Sum | Op::Mean => {
+                let n = shape_of(0).numel();
+                let scale = if node.op == Op::Mean {
+                    1.0 / n as f32
+                } else {
+                    1.0
+                };
+                params.sizes.x = n as u32;
+                params.scalars = Vec4::new(scale, 0.0, 0.0, 0.0);
+                (Kernel::SumAll, [1, 1, 1])
+            }
+            Op::SoftmaxCrossEntropy
+            | Op::SoftmaxCrossEntropyBackward
+            | Op::BinaryCrossEntropy
+            | Op::BinaryCrossEntropyBackward
+            | Op::MeanSquaredError
+            | Op::MeanSquaredErrorBackward => {
+                let prediction = shape_of(0);
+                let rows = prediction.dims()[0];
+                let columns = prediction.numel() / rows;
+                params.sizes = UVec4::new(rows as u32, columns as u32, 0, 0);
+                let kernel = match node.op {
+                    Op::SoftmaxCrossEntropy => Kernel::SoftmaxCrossEntropyForward,
+                    Op::SoftmaxCrossEntropyBackward => Kernel::SoftmaxCrossEntropyBackward,
+                    Op::BinaryCrossEntropy => Kernel::BinaryCrossEntropyForward,
+                    Op::BinaryCrossEntropyBackward => Kernel::BinaryCrossEntropyBackward,
+                    Op::MeanSquaredError => Kernel::MeanSquaredErrorForward,
+                    _ => Kernel::MeanSquaredErrorBackward,
+                };
+                (kernel, [1, 1, 1])
+            }
+        };
+        let mut buffers = vec![self.buffer(id)];
+        buffers.extend(inputs.iter().map(|&input| self.buffer(input)));
+        let label = format!("{op_name}#{}", id.0);
+        self.make_dispatch(kernel, &params, &buffers, workgroups, &label)
+    }
+
+    fn make_dispatch(
+        &self,
+        kernel: Kernel,
+        params: &ParamBlock,
+        buffers: &[&wgpu::Buffer],
+        workgroups: [u32; 3],
+        label: &str,
+    ) -> Result<Dispatch> {
+        let uniform = self
+            .ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        self.bind(kernel, &uniform, buffers, workgroups, label)
+    }
+
+    fn bind(
+        &self,
+        kernel: Kernel,
+        uniform: &wgpu::Buffer,
+        buffers: &[&wgpu::Buffer],
+        workgroups: [u32; 3],
+        label: &str,
+    ) -> Result<Dispatch> {
+        let pipeline = self.ctx.pipeline(kernel)?;
+        debug_assert_eq!(buffers.len(), kernel.storage_bindings().len());
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
+        for (i, buffer) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: buffer.as_entire_binding(),
+            });
+        }
+        let bind_group = self
+            .ctx
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout: &pipeline.layout,
+                entries: &entries,
+            });
+        Ok(Dispatch {
+            pipeline: pipeline.pipeline.clone(),
+            bind_group,
+            workgroups,
+        })
+    }
+
+    fn build_updates(
+        &mut self,
+        graph: &Graph,
+        trained: &[(NodeId, NodeId)],
+        optimizer: &Optimizer,
+    ) -> Result<()> {
+        let uniform = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("edgegrad optimizer step"),
+            size: std::mem::size_of::<ParamBlock>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        for &(param, grad) in trained {
+            let shape = graph.shape(param).clone();
+            let name = graph.node(param).name.clone().unwrap_or_default();
+            let states: Vec<wgpu::Buffer> = (0..optimizer.state_slots())
+                .map(|slot| self.zeroed_state(&shape, &format!("{name} state {slot}")))
+                .collect();
+            let kernel = match (optimizer, states.len()) {
+                (Optimizer::Sgd { .. }, 0) => Kernel::SgdStep,
+                (Optimizer::Sgd { .. }, _) => Kernel::SgdMomentumStep,
+                _ => Kernel::AdamStep,
+            };
+            let mut buffers = vec![self.buffer(param), self.buffer(grad)];
+            buffers.extend(states.iter());
+            let workgroups = self.grid_1d(shape.numel(), "optimizer update")?;
+            let dispatch = self.bind(
+                kernel,
+                &uniform,
+                &buffers,
+                workgroups,
+                &format!("update {name}"),
+            )?;
+            self.updates.push(dispatch);
+        }
+        self.update_params = Some(uniform);
+        Ok(())
+    }
+
+    fn zeroed_state(&mut self, shape: &Shape, label: &str) -> wgpu::Buffer {
+        let bytes = (shape.numel() * 4) as u64;
+        self.stats.buffers += 1;
+        self.stats.buffer_bytes += bytes;
+        self.ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: &vec![0u8; bytes as usize],
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+    }
+
+    /// Uploads a fed value; its length was checked by the session.
+    pub fn write(&mut self, id: NodeId, data: &[f32]) {
+        self.ctx
+            .queue
+            .write_buffer(self.buffer(id), 0, bytemuck::cast_slice(data));
+        self.stats.bytes_uploaded += (data.len() * 4) as u64;
+    }
+
+    /// Records the dispatches of `nodes`, then the optimizer update at `step` when given, submits
+    /// them in one command buffer, and reads back `read`.
+    pub fn run(
+        &mut self,
+        nodes: &[NodeId],
+        update_step: Option<u64>,
+        read: NodeId,
+        read_len: usize,
+    ) -> Result<Vec<f32>> {
+        if let (Some(step), Some(optimizer), Some(uniform)) =
+            (update_step, self.optimizer, self.update_params.as_ref())
+        {
+            let s = optimizer.step_scalars(step);
+            let params = ParamBlock {
+                sizes: UVec4::new(0, u32::from(s.decoupled), 0, 0),
+                scalars: Vec4::new(s.lr, s.beta1, s.beta2, s.eps),
+                scalars2: Vec4::new(s.weight_decay, s.bias_correction1, s.bias_correction2, 0.0),
+                ..Default::default()
+            };
+            self.ctx
+                .queue
+                .write_buffer(uniform, 0, bytemuck::bytes_of(&params));
+            self.stats.bytes_uploaded += std::mem::size_of::<ParamBlock>() as u64;
+        }
+
+        let mut encoder = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("edgegrad step"),
+            });
+        let mut count = 0;
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("edgegrad step"),
+                timestamp_writes: None,
+            });
+            let updates = if update_step.is_some() {
+                self.updates.as_slice()
+            } else {
+                &[]
+            };
+            let planned = nodes.iter().filter_map(|id| self.dispatches[id.0].as_ref());
+            for dispatch in planned.chain(updates) {
+                pass.set_pipeline(&dispatch.pipeline);
+                pass.set_bind_group(0, &dispatch.bind_group, &[]);
+                let [x, y, z] = dispatch.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+                count += 1;
+            }
+        }
+        let bytes = (read_len * 4) as u64;
+        if !self.staging.contains_key(&read) {
+            let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("edgegrad read-back"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            self.staging.insert(read, staging);
+        }
+        let staging = &self.staging[&read];
+        encoder.copy_buffer_to_buffer(self.buffer(read), 0, staging, 0, bytes);
+        self.ctx.queue.submit([encoder.finish()]);
+        self.stats.dispatches = count;
+        self.stats.submissions = 1;
+
+        let values = self.map_read(staging, bytes)?;
+        self.ctx.check_device()?;
+        Ok(values)
+    }
+
+    /// Resets the per-step counters; called at the start of each step.
+    pub fn begin_step(&mut self) {
+        self.stats.bytes_uploaded = 0;
+    }
+
+    fn map_read(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<f32>> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        staging
+            .slice(..bytes)
+            .map_async(wgpu::MapMode::Read, move |result| {
+                let _ = sender.send(result);
+            });
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+        receiver
+            .recv()
+            .map_err(|_| Error::Device("the read-back callback never ran".into()))?
+            .map_err(|e| Error::Device(format!("mapping the read-back buffer failed: {e}")))?;
+        let values = {
+            let view = staging
+                .slice(..bytes)
+                .get_mapped_range()
+                .map_err(|e| Error::Device(format!("reading the mapped buffer failed: {e}")))?;
+            bytemuck::cast_slice(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(values)
+    }
+
+    /// Overwrites the buffer of every computed node with `value`.
+    pub fn poison(&mut self, graph: &Graph, value: f32) {
+        for (i, buffer) in self.buffers.iter().enumerate() {
+            let node = &graph.nodes()[i];
+            if let (Some(buffer), false) = (buffer, node.op.is_leaf()) {
+                let values = vec![value; node.shape.numel()];
+                self.ctx
+                    .queue
+                    .write_buffer(buffer, 0, bytemuck::cast_slice(&values));
+            }
+        }
+    }
+
+    /// Reads the current value of a node without running anything.
+    pub fn read(&mut self, id: NodeId, len: usize) -> Result<Vec<f32>> {
+        self.run(&[], None, id, len)
+    }
+}

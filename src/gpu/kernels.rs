@@ -1,0 +1,252 @@
+//! The WGSL kernels: which file each entry point lives in, its bindings and its parameters.
+//!
+//! Every kernel reads a uniform [`ParamBlock`] at binding 0, writes its result at binding 1 and
+//! reads its operands from binding 2 on, except the optimizer kernels, which update the
+//! parameter at binding 1 in place. Shapes always arrive in the parameter block, never pasted
+//! into the WGSL source, so one compiled pipeline serves every shape.
+
+use bytemuck::{Pod, Zeroable};
+use glam::{UVec4, Vec4};
+
+/// Invocations per workgroup of the one-dimensional kernels.
+pub const WORKGROUP_SIZE: u32 = 256;
+/// Output tile edge of `matmul_tiled`; its workgroups are `TILE × TILE` invocations.
+pub const MATMUL_TILE: u32 = 16;
+/// Output tile edge of one `matmul_blocked` workgroup: 8 × 8 invocations of 4 × 4 outputs.
+pub const MATMUL_BLOCKED_TILE: u32 = 32;
+
+/// The definitions every shader file starts with.
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// One WGSL file of `shaders/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShaderFile {
+    /// `matmul.wgsl`.
+    Matmul,
+    /// `elementwise.wgsl`: broadcasting add, expand and the activations.
+    Elementwise,
+    /// `reduce.wgsl`: full sums and broadcast reductions.
+    Reduce,
+    /// `loss.wgsl`: the loss functions and their gradients.
+    Loss,
+    /// `optimizer.wgsl`: parameter updates.
+    Optimizer,
+}
+
+impl ShaderFile {
+    /// Every shader file.
+    pub const ALL: [ShaderFile; 5] = [
+        ShaderFile::Matmul,
+        ShaderFile::Elementwise,
+        ShaderFile::Reduce,
+        ShaderFile::Loss,
+        ShaderFile::Optimizer,
+    ];
+
+    /// The file name under `shaders/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ShaderFile::Matmul => "matmul.wgsl",
+            ShaderFile::Elementwise => "elementwise.wgsl",
+            ShaderFile::Reduce => "reduce.wgsl",
+            ShaderFile::Loss => "loss.wgsl",
+            ShaderFile::Optimizer => "optimizer.wgsl",
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            ShaderFile::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            ShaderFile::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            ShaderFile::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            ShaderFile::Loss => include_str!("../../shaders/loss.wgsl"),
+            ShaderFile::Optimizer => include_str!("../../shaders/optimizer.wgsl"),
+        }
+    }
+
+    /// The complete WGSL module: the common definitions followed by the file.
+    pub fn source(self) -> String {
+        format!("{COMMON}\n{}", self.body())
+    }
+}
+
+/// How a kernel uses a storage binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `var<storage, read>`.
+    Read,
+    /// `var<storage, read_write>`.
+    ReadWrite,
+}
+
+use Access::{Read, ReadWrite};
+
+/// One compute entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Tiled matrix product with optional transposed operands, through workgroup memory.
+    MatmulTiled,
+    /// Register-blocked matrix product: 4 × 4 outputs per invocation, no workgroup memory.
+    MatmulBlocked,
+    /// Broadcasting add.
+    AddForward,
+    /// Broadcast with a scale.
+    ExpandForward,
+    /// `max(x, 0)`.
+    ReluForward,
+    /// Gradient of relu.
+    ReluBackward,
+    /// Logistic sigmoid.
+    SigmoidForward,
+    /// Gradient of sigmoid.
+    SigmoidBackward,
+    /// Hyperbolic tangent.
+    TanhForward,
+    /// Gradient of tanh.
+    TanhBackward,
+    /// Sum of all elements times a scale, in one workgroup.
+    SumAll,
+    /// Sum over broadcast dimensions.
+    SumTo,
+    /// Weighted softmax cross-entropy.
+    SoftmaxCrossEntropyForward,
+    /// Its gradient.
+    SoftmaxCrossEntropyBackward,
+    /// Weighted binary cross-entropy from logits.
+    BinaryCrossEntropyForward,
+    /// Its gradient.
+    BinaryCrossEntropyBackward,
+    /// Weighted mean squared error.
+    MeanSquaredErrorForward,
+    /// Its gradient.
+    MeanSquaredErrorBackward,
+    /// SGD without momentum.
+    SgdStep,
+    /// SGD with a velocity buffer.
+    SgdMomentumStep,
+    /// Adam or AdamW.
+    AdamStep,
+}
+
+impl Kernel {
+    /// Every kernel.
+    pub const ALL: [Kernel; 21] = [
+        Kernel::MatmulTiled,
+        Kernel::MatmulBlocked,
+        Kernel::AddForward,
+        Kernel::ExpandForward,
+        Kernel::ReluForward,
+        Kernel::ReluBackward,
+        Kernel::SigmoidForward,
+        Kernel::SigmoidBackward,
+        Kernel::TanhForward,
+        Kernel::TanhBackward,
+        Kernel::SumAll,
+        Kernel::SumTo,
+        Kernel::SoftmaxCrossEntropyForward,
+        Kernel::SoftmaxCrossEntropyBackward,
+        Kernel::BinaryCrossEntropyForward,
+        Kernel::BinaryCrossEntropyBackward,
+        Kernel::MeanSquaredErrorForward,
+        Kernel::MeanSquaredErrorBackward,
+        Kernel::SgdStep,
+        Kernel::SgdMomentumStep,
+        Kernel::AdamStep,
+    ];
+
+    /// The file holding the entry point.
+    pub fn shader(self) -> ShaderFile {
+        use Kernel::*;
+        match self {
+            MatmulTiled | MatmulBlocked => ShaderFile::Matmul,
+            AddForward | ExpandForward | ReluForward | ReluBackward | SigmoidForward
+            | SigmoidBackward | TanhForward | TanhBackward => ShaderFile::Elementwise,
+            SumAll | SumTo => ShaderFile::Reduce,
+            SoftmaxCrossEntropyForward
+            | SoftmaxCrossEntropyBackward
+            | BinaryCrossEntropyForward
+            | BinaryCrossEntropyBackward
+            | MeanSquaredErrorForward
+            | MeanSquaredErrorBackward => ShaderFile::Loss,
+            SgdStep | SgdMomentumStep | AdamStep => ShaderFile::Optimizer,
+        }
+    }
+
+    /// The WGSL entry point's name.
+    pub fn entry_point(self) -> &'static str {
+        use Kernel::*;
+        match self {
+            MatmulTiled => "matmul_tiled",
+            MatmulBlocked => "matmul_blocked",
+            AddForward => "add_forward",
+            ExpandForward => "expand_forward",
+            ReluForward => "relu_forward",
+            ReluBackward => "relu_backward",
+            SigmoidForward => "sigmoid_forward",
+            SigmoidBackward => "sigmoid_backward",
+            TanhForward => "tanh_forward",
+            TanhBackward => "tanh_backward",
+            SumAll => "sum_all",
+            SumTo => "sum_to",
+            SoftmaxCrossEntropyForward => "softmax_cross_entropy_forward",
+            SoftmaxCrossEntropyBackward => "softmax_cross_entropy_backward",
+            BinaryCrossEntropyForward => "binary_cross_entropy_forward",
+            BinaryCrossEntropyBackward => "binary_cross_entropy_backward",
+            MeanSquaredErrorForward => "mean_squared_error_forward",
+            MeanSquaredErrorBackward => "mean_squared_error_backward",
+            SgdStep => "sgd_step",
+            SgdMomentumStep => "sgd_momentum_step",
+            AdamStep => "adam_step",
+        }
+    }
+
+    /// Storage bindings from binding 1 on, in order.
+    pub fn storage_bindings(self) -> &'static [Access] {
+        use Kernel::*;
+        match self {
+            ReluForward | SigmoidForward | TanhForward | ExpandForward | SumAll | SumTo => {
+                &[ReadWrite, Read]
+            }
+            MatmulTiled | MatmulBlocked | AddForward | ReluBackward | SigmoidBackward
+            | TanhBackward => &[ReadWrite, Read, Read],
+            SoftmaxCrossEntropyForward | BinaryCrossEntropyForward | MeanSquaredErrorForward => {
+                &[ReadWrite, Read, Read, Read]
+            }
+            SoftmaxCrossEntropyBackward | BinaryCrossEntropyBackward | MeanSquaredErrorBackward => {
+                &[ReadWrite, Read, Read, Read, Read]
+            }
+            SgdStep => &[ReadWrite, Read],
+            SgdMomentumStep => &[ReadWrite, Read, ReadWrite],
+            AdamStep => &[ReadWrite, Read, ReadWrite, ReadWrite],
+        }
+    }
+}
+
+/// The uniform block every kernel reads at binding 0 (`Params` in `shaders/common.wgsl`).
+/// Each kernel's WGSL documents which fields it uses.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct ParamBlock {
+    /// First block of sizes, usually the output dimensions.
+    pub dims_a: UVec4,
+    /// Second block of sizes or strides.
+    pub dims_b: UVec4,
+    /// Third block of sizes or strides.
+    pub dims_c: UVec4,
+    /// Element counts and flags.
+    pub sizes: UVec4,
+    /// Scalar operands, for example a scale or a learning rate.
+    pub scalars: Vec4,
+    /// More scalar operands.
+    pub scalars2: Vec4,
+}
+
+/// Converts padded dimensions or strides to the `vec4<u32>` the kernels read.
+pub fn uvec4(values: &[usize; 4]) -> UVec4 {
+    UVec4::new(
+        values[0] as u32,
+        values[1] as u32,
+        values[2] as u32,
+        values[3] as u32,
+    )
+}

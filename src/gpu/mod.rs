@@ -1,0 +1,8 @@
+//! The GPU backend: wgpu device setup, the WGSL kernel table and the graph executor.
+
+mod context;
+pub(crate) mod executor;
+pub mod kernels;
+
+pub use context::{DRIVER_HINT, GpuContext};
+pub use executor::GpuStats;

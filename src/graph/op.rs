@@ -1,0 +1,130 @@
+//! The closed set of graph operations and their properties.
+
+/// One operation in a [`Graph`](super::Graph). The output shape of every node is fixed when the
+/// node is added, so the op itself carries only what shapes cannot say.
+///
+/// Shape letters: `n` rows (batch), `k` contraction, `c` classes or columns.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// A value fed by the caller at every step.
+    Input,
+    /// A trainable value that persists across steps and is updated by the optimizer.
+    Parameter,
+    /// A value fixed when the graph is built, filled with one number.
+    Fill {
+        /// The number every element holds.
+        value: f32,
+    },
+    /// `op(lhs) · op(rhs)` where `op` transposes when its flag is set: `[m, k] · [k, n]`.
+    MatMul {
+        /// Read `lhs` as its transpose (`lhs` is stored `[k, m]`).
+        transpose_lhs: bool,
+        /// Read `rhs` as its transpose (`rhs` is stored `[n, k]`).
+        transpose_rhs: bool,
+    },
+    /// Elementwise sum with numpy broadcasting.
+    Add,
+    /// `max(x, 0)`.
+    Relu,
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Gradient of [`Op::Relu`]: inputs `(x, dy)`, output `dy` where `x > 0`, else 0.
+    ReluBackward,
+    /// Gradient of [`Op::Sigmoid`]: inputs `(y, dy)` with `y` the forward output.
+    SigmoidBackward,
+    /// Gradient of [`Op::Tanh`]: inputs `(y, dy)` with `y` the forward output.
+    TanhBackward,
+    /// Sum of all elements, shape `[1]`.
+    Sum,
+    /// Mean of all elements, shape `[1]`.
+    Mean,
+    /// Broadcasts the input to the node's shape and multiplies it by `scale`.
+    Expand {
+        /// Factor applied to every element.
+        scale: f32,
+    },
+    /// Sums the input over the dimensions that broadcasting stretched, giving the node's shape.
+    /// The backward pass of a broadcast.
+    SumTo,
+    /// Weighted mean softmax cross-entropy from logits: inputs `(logits [n, c], labels [n],
+    /// weights [n])`, labels holding class indices; output `[1]` =
+    /// `Σ w_i · (logsumexp(x_i) − x_i[y_i]) / Σ w_i`.
+    SoftmaxCrossEntropy,
+    /// Gradient of [`Op::SoftmaxCrossEntropy`] for the logits: inputs `(logits, labels, weights,
+    /// dloss [1])`.
+    SoftmaxCrossEntropyBackward,
+    /// Weighted mean binary cross-entropy from logits: inputs `(logits [n] or [n, 1], targets
+    /// [n], weights [n])`, output `[1]`, computed as `max(x, 0) − x·y + ln(1 + e^−|x|)`.
+    BinaryCrossEntropy,
+    /// Gradient of [`Op::BinaryCrossEntropy`] for the logits: inputs `(logits, targets, weights,
+    /// dloss [1])`.
+    BinaryCrossEntropyBackward,
+    /// Weighted mean squared error: inputs `(prediction [n, ...], target of the same shape,
+    /// weights [n])`, output `[1]` = `Σ_i w_i · mean_j (p_ij − t_ij)² / Σ w_i` where `j` runs
+    /// over the elements of row `i`.
+    MeanSquaredError,
+    /// Gradient of [`Op::MeanSquaredError`] for the prediction: inputs `(prediction, target,
+    /// weights, dloss [1])`.
+    MeanSquaredErrorBackward,
+}
+
+impl Op {
+    /// A short lower-case name for logs, errors and GPU labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Parameter => "parameter",
+            Op::Fill { .. } => "fill",
+            Op::MatMul { .. } => "matmul",
+            Op::Add => "add",
+            Op::Relu => "relu",
+            Op::Sigmoid => "sigmoid",
+            Op::Tanh => "tanh",
+            Op::ReluBackward => "relu_backward",
+            Op::SigmoidBackward => "sigmoid_backward",
+            Op::TanhBackward => "tanh_backward",
+            Op::Sum => "sum",
+            Op::Mean => "mean",
+            Op::Expand { .. } => "expand",
+            Op::SumTo => "sum_to",
+            Op::SoftmaxCrossEntropy => "softmax_cross_entropy",
+            Op::SoftmaxCrossEntropyBackward => "softmax_cross_entropy_backward",
+            Op::BinaryCrossEntropy => "binary_cross_entropy",
+            Op::BinaryCrossEntropyBackward => "binary_cross_entropy_backward",
+            Op::MeanSquaredError => "mean_squared_error",
+            Op::MeanSquaredErrorBackward => "mean_squared_error_backward",
+        }
+    }
+
+    /// Whether the node's value comes from outside the graph (fed, trained or fixed) rather
+    /// than from a kernel.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Op::Input | Op::Parameter | Op::Fill { .. })
+    }
+
+    /// Whether the op maps each output element from the same-index input elements, with
+    /// broadcasting.
+    pub fn is_elementwise(&self) -> bool {
+        matches!(
+            self,
+            Op::Add
+                | Op::Relu
+                | Op::Sigmoid
+                | Op::Tanh
+                | Op::ReluBackward
+                | Op::SigmoidBackward
+                | Op::TanhBackward
+        )
+    }
+
+    /// Whether the op is a loss: a scalar `[1]` computed from a prediction, a target and
+    /// per-row weights.
+    pub fn is_loss(&self) -> bool {
+        matches!(
+            self,
+            Op::SoftmaxCrossEntropy | Op::BinaryCrossEntropy | Op::MeanSquaredError
+        )
+    }
+}

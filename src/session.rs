@@ -1,0 +1,416 @@
+//! Compiled graphs and the devices that run them.
+//!
+//! A [`Session`] compiles a graph once: for training it appends the backward pass, fixes the
+//! order of the nodes a step runs, and has the backend allocate every buffer and build every
+//! kernel launch up front. Each [`Session::step`] then feeds the inputs, runs forward, backward
+//! and the optimizer update, and returns the loss.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use log::info;
+
+use crate::cpu::CpuExecutor;
+use crate::error::{Error, Result};
+use crate::gpu::executor::GpuExecutor;
+use crate::gpu::{GpuContext, GpuStats};
+use crate::graph::{Graph, NodeId, Op};
+use crate::optim::Optimizer;
+use crate::tensor::Tensor;
+
+/// Where a session runs.
+#[derive(Clone, Debug)]
+pub enum Device {
+    /// The CPU reference backend.
+    Cpu,
+    /// A GPU through wgpu.
+    Gpu(Arc<GpuContext>),
+}
+
+impl Device {
+    /// Opens the GPU that wgpu's environment variables select, or the default adapter.
+    pub fn gpu() -> Result<Self> {
+        Ok(Device::Gpu(GpuContext::new()?))
+    }
+
+    /// A description for logs and reports: the adapter, or `CPU reference`.
+    pub fn describe(&self) -> String {
+        match self {
+            Device::Cpu => "CPU reference".to_string(),
+            Device::Gpu(ctx) => ctx.adapter_summary(),
+        }
+    }
+
+    /// `cpu` or `gpu`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Gpu(_) => "gpu",
+        }
+    }
+}
+
+enum Backend {
+    Cpu(CpuExecutor),
+    Gpu(GpuExecutor),
+}
+
+/// What values an input accepts, from how the graph uses it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum FeedRule {
+    /// Class indices `0..classes`, as the labels of a softmax cross-entropy.
+    ClassIndex { classes: usize },
+    /// Values in `[0, 1]`, as the targets of a binary cross-entropy.
+    Probability,
+    /// Non-negative row weights of a loss, not all zero.
+    Weight,
+}
+
+/// A compiled graph bound to a device.
+pub struct Session {
+    graph: Graph,
+    device: Device,
+    backend: Backend,
+    loss: Option<NodeId>,
+    trained: Vec<(NodeId, NodeId)>,
+    step_nodes: Vec<NodeId>,
+    step_inputs: Vec<NodeId>,
+    forward_plans: HashMap<NodeId, (Vec<NodeId>, Vec<NodeId>)>,
+    rules: HashMap<NodeId, Vec<FeedRule>>,
+    step: u64,
+}
+
+impl Session {
+    /// Compiles a training step: the backward pass of `loss` for every parameter of `graph`,
+    /// followed by an `optimizer` update of each.
+    pub fn training(
+        graph: Graph,
+        loss: NodeId,
+        optimizer: Optimizer,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut graph = graph;
+        graph.try_node(loss)?;
+        let params: Vec<NodeId> = graph.parameters().iter().map(|(id, _)| *id).collect();
+        let grads = graph.backward(loss, &params)?;
+        let trained: Vec<(NodeId, NodeId)> = params
+            .iter()
+            .map(|&p| {
+                (
+                    p,
+                    grads
+                        .get(p)
+                        .expect("backward returns a gradient for every request"),
+                )
+            })
+            .collect();
+        let mut roots = vec![loss];
+        roots.extend(trained.iter().map(|&(_, g)| g));
+        let (step_nodes, step_inputs) = plan(&graph, &roots);
+        Self::build(
+            graph,
+            device,
+            Some(loss),
+            trained,
+            step_nodes,
+            step_inputs,
+            Some(optimizer),
+        )
+    }
+
+    /// Compiles a graph for evaluation only: [`Session::run`] computes any node from the inputs.
+    pub fn inference(graph: Graph, device: &Device) -> Result<Self> {
+        Self::build(
+            graph,
+            device,
+            None,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            None,
+        )
+    }
+
+    fn build(
+        graph: Graph,
+        device: &Device,
+        loss: Option<NodeId>,
+        trained: Vec<(NodeId, NodeId)>,
+        step_nodes: Vec<NodeId>,
+        step_inputs: Vec<NodeId>,
+        optimizer: Option<Optimizer>,
+    ) -> Result<Self> {
+        let computed: Vec<NodeId> = (0..graph.nodes().len())
+            .map(NodeId)
+            .filter(|&id| !graph.node(id).op.is_leaf())
+            .collect();
+        let backend = match device {
+            Device::Cpu => Backend::Cpu(CpuExecutor::new(&graph, &trained, optimizer)),
+            Device::Gpu(ctx) => Backend::Gpu(GpuExecutor::new(
+                Arc::clone(ctx),
+                &graph,
+                &computed,
+                &trained,
+                optimizer,
+            )?),
+        };
+        info!(
+            "compiled a {} session: {} nodes, {} computed per step, on {}",
+            if optimizer.is_some() {
+                "training"
+            } else {
+                "inference"
+            },
+            graph.nodes().len(),
+            step_nodes.len(),
+            device.describe()
+        );
+        let rules = feed_rules(&graph);
+        Ok(Session {
+            graph,
+            device: device.clone(),
+            backend,
+            loss,
+            trained,
+            step_nodes,
+            step_inputs,
+            forward_plans: HashMap::new(),
+            rules,
+            step: 0,
+        })
+    }
+
+    /// The compiled graph, including the backward nodes of a training session.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The device the session runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The number of training steps taken.
+    pub fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    /// Counters of the last GPU step, or `None` on the CPU backend.
+    pub fn gpu_stats(&self) -> Option<GpuStats> {
+        match &self.backend {
+            Backend::Gpu(exec) => Some(exec.stats()),
+            Backend::Cpu(_) => None,
+        }
+    }
+
+    /// Runs one training step on `feeds` (a value for every input the loss depends on) and
+    /// returns the loss before the update.
+    pub fn step(&mut self, feeds: &[(NodeId, &[f32])]) -> Result<f32> {
+        let loss = self.loss.ok_or_else(|| {
+            Error::InvalidNode("this session was compiled for inference and cannot train".into())
+        })?;
+        let inputs = self.step_inputs.clone();
+        self.feed(feeds, &inputs)?;
+        let step = self.step + 1;
+        let value = match &mut self.backend {
+            Backend::Cpu(exec) => {
+                exec.run(&self.graph, &self.step_nodes, Some(step))?;
+                exec.read(loss)[0]
+            }
+            Backend::Gpu(exec) => exec.run(&self.step_nodes, Some(step), loss, 1)?[0],
+        };
+        self.step = step;
+        if !value.is_finite() {
+            return Err(Error::NonFinite {
+                what: "loss",
+                value,
+                step,
+            });
+        }
+        Ok(value)
+    }
+
+    /// Computes `output` from `feeds` without updating anything.
+    pub fn run(&mut self, feeds: &[(NodeId, &[f32])], output: NodeId) -> Result<Tensor> {
+        self.graph.try_node(output)?;
+        let (nodes, inputs) = self
+            .forward_plans
+            .entry(output)
+            .or_insert_with(|| plan(&self.graph, &[output]))
+            .clone();
+        self.feed(feeds, &inputs)?;
+        let shape = self.graph.shape(output).clone();
+        let values = match &mut self.backend {
+            Backend::Cpu(exec) => {
+                exec.run(&self.graph, &nodes, None)?;
+                exec.read(output)
+            }
+            Backend::Gpu(exec) => exec.run(&nodes, None, output, shape.numel())?,
+        };
+        Tensor::new(shape, values)
+    }
+
+    /// The current value of every parameter, by name, in the order they were added.
+    pub fn parameters(&mut self) -> Result<Vec<(String, Tensor)>> {
+        let ids: Vec<NodeId> = self.graph.parameters().iter().map(|(id, _)| *id).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let node = self.graph.node(id);
+            let name = node.name.clone().unwrap_or_default();
+            let shape = node.shape.clone();
+            let values = match &mut self.backend {
+                Backend::Cpu(exec) => exec.read(id),
+                Backend::Gpu(exec) => exec.read(id, shape.numel())?,
+            };
+            out.push((name, Tensor::new(shape, values)?));
+        }
+        Ok(out)
+    }
+
+    /// Overwrites every computed value (not inputs, parameters or constants) with NaN.
+    ///
+    /// Tests call this before a run so that an element a kernel fails to write reads as NaN
+    /// instead of a plausible leftover.
+    pub fn poison(&mut self) {
+        match &mut self.backend {
+            Backend::Cpu(exec) => exec.poison(&self.graph, f32::NAN),
+            Backend::Gpu(exec) => exec.poison(&self.graph, f32::NAN),
+        }
+    }
+
+    /// The parameters being trained with their gradient nodes.
+    pub fn trained(&self) -> &[(NodeId, NodeId)] {
+        &self.trained
+    }
+
+    /// Validates `feeds` against the inputs `required` and uploads them.
+    fn feed(&mut self, feeds: &[(NodeId, &[f32])], required: &[NodeId]) -> Result<()> {
+        for &id in required {
+            if !feeds.iter().any(|(fed, _)| *fed == id) {
+                return Err(Error::Feed(format!(
+                    "input `{}` was not fed",
+                    self.graph.node(id).name.as_deref().unwrap_or("?")
+                )));
+            }
+        }
+        for &(id, data) in feeds {
+            let node = self.graph.try_node(id)?;
+            let name = node.name.as_deref().unwrap_or("?");
+            if node.op != Op::Input {
+                return Err(Error::Feed(format!("node `{name}` is not an input")));
+            }
+            if data.len() != node.shape.numel() {
+                return Err(Error::Feed(format!(
+                    "input `{name}` has shape {} ({} values) but {} values were fed",
+                    node.shape,
+                    node.shape.numel(),
+                    data.len()
+                )));
+            }
+            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Feed(format!(
+                    "input `{name}` holds {} at index {i}; remove or impute NaN and infinite values",
+                    data[i]
+                )));
+            }
+            for rule in self.rules.get(&id).map(Vec::as_slice).unwrap_or(&[]) {
+                check_rule(name, data, *rule)?;
+            }
+        }
+        if let Backend::Gpu(exec) = &mut self.backend {
+            exec.begin_step();
+        }
+        for &(id, data) in feeds {
+            match &mut self.backend {
+                Backend::Cpu(exec) => exec.write(id, data),
+                Backend::Gpu(exec) => exec.write(id, data),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The computed nodes that `roots` depend on, in topological order, and the inputs they read.
+fn plan(graph: &Graph, roots: &[NodeId]) -> (Vec<NodeId>, Vec<NodeId>) {
+    let mut needed = vec![false; graph.nodes().len()];
+    for root in roots {
+        needed[root.0] = true;
+    }
+    for i in (0..graph.nodes().len()).rev() {
+        if needed[i] {
+            for input in &graph.nodes()[i].inputs {
+                needed[input.0] = true;
+            }
+        }
+    }
+    let ids = (0..graph.nodes().len()).filter(|&i| needed[i]).map(NodeId);
+    let (leaves, computed): (Vec<NodeId>, Vec<NodeId>) =
+        ids.partition(|&id| graph.node(id).op.is_leaf());
+    let inputs = leaves
+        .into_iter()
+        .filter(|&id| graph.node(id).op == Op::Input)
+        .collect();
+    (computed, inputs)
+}
+
+/// Collects the value rules of every input from the losses that read it.
+fn feed_rules(graph: &Graph) -> HashMap<NodeId, Vec<FeedRule>> {
+    let mut rules: HashMap<NodeId, Vec<FeedRule>> = HashMap::new();
+    for node in graph.nodes() {
+        let rule = match node.op {
+            Op::SoftmaxCrossEntropy => Some(FeedRule::ClassIndex {
+                classes: graph.shape(node.inputs[0]).dims()[1],
+            }),
+            Op::BinaryCrossEntropy => Some(FeedRule::Probability),
+            _ => None,
+        };
+        if let Some(rule) = rule {
+            rules.entry(node.inputs[1]).or_default().push(rule);
+        }
+        if node.op.is_loss() {
+            rules
+                .entry(node.inputs[2])
+                .or_default()
+                .push(FeedRule::Weight);
+        }
+    }
+    rules
+}
+
+fn check_rule(name: &str, data: &[f32], rule: FeedRule) -> Result<()> {
+    match rule {
+        FeedRule::ClassIndex { classes } => {
+            let bad = data
+                .iter()
+                .position(|&v| v < 0.0 || v.fract() != 0.0 || v >= classes as f32);
+            if let Some(i) = bad {
+                return Err(Error::Feed(format!(
+                    "input `{name}` holds {} at index {i}, which is not a class index in 0..{classes}",
+                    data[i]
+                )));
+            }
+        }
+        FeedRule::Probability => {
+            if let Some(i) = data.iter().position(|&v| !(0.0..=1.0).contains(&v)) {
+                return Err(Error::Feed(format!(
+                    "input `{name}` holds {} at index {i}; binary targets must lie in [0, 1]",
+                    data[i]
+                )));
+            }
+        }
+        FeedRule::Weight => {
+            if let Some(i) = data.iter().position(|&v| v < 0.0) {
+                return Err(Error::Feed(format!(
+                    "input `{name}` holds the negative weight {} at index {i}",
+                    data[i]
+                )));
+            }
+            if data.iter().all(|&v| v == 0.0) {
+                return Err(Error::Feed(format!(
+                    "input `{name}` is all zero, so the weighted loss is undefined"
+                )));
+            }
+        }
+    }
+    Ok(())
+}

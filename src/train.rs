@@ -1,0 +1,426 @@
+//! Training and evaluating a multilayer perceptron on prepared tabular data.
+//!
+//! [`fit`] compiles one training step for a fixed batch size and runs it over shuffled batches
+//! for a number of epochs. The last batch of an epoch is padded with rows of weight zero, which
+//! the weighted losses ignore, so every row is used and the compiled shapes never change.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::cpu::kernels::sigmoid_scalar;
+use crate::data::{Dataset, Prepared, Task, balanced_class_weights};
+use crate::error::{Error, Result};
+use crate::gpu::GpuStats;
+use crate::graph::{Graph, NodeId};
+use crate::metrics::{
+    BinaryMetrics, MultiClassMetrics, RegressionMetrics, binary_metrics, multiclass_metrics,
+    regression_metrics,
+};
+use crate::model::{Activation, FORMAT_VERSION, MlpSpec, Model, ModelMeta};
+use crate::optim::Optimizer;
+use crate::session::{Device, Session};
+
+/// How rows are weighted in the loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassWeight {
+    /// Every row counts once.
+    None,
+    /// Each class's rows are weighted by `rows / (classes · rows of that class)`.
+    Balanced,
+}
+
+/// Settings of a training run.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Rows per step.
+    pub batch_size: usize,
+    /// Update rule and learning rate.
+    pub optimizer: Optimizer,
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Activation after each hidden layer.
+    pub activation: Activation,
+    /// Seed of the weight initialisation and of the batch order.
+    pub seed: u64,
+    /// Row weighting of classification losses.
+    pub class_weight: ClassWeight,
+    /// Stops after this many steps when set.
+    pub max_steps: Option<u64>,
+}
+
+impl Default for TrainOptions {
+    /// 50 epochs of batch 256, Adam at 1e-3, two hidden layers of 64 with relu, seed 0.
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 50,
+            batch_size: 256,
+            optimizer: Optimizer::adam(1e-3),
+            hidden: vec![64, 64],
+            activation: Activation::Relu,
+            seed: 0,
+            class_weight: ClassWeight::None,
+            max_steps: None,
+        }
+    }
+}
+
+/// Where training is, passed to the progress callback after every step.
+#[derive(Clone, Copy, Debug)]
+pub struct StepProgress {
+    /// Epoch, from 0.
+    pub epoch: usize,
+    /// Batch within the epoch, from 0.
+    pub batch: usize,
+    /// Batches per epoch.
+    pub batches: usize,
+    /// The step's loss.
+    pub loss: f32,
+    /// Mean loss of the epoch so far.
+    pub epoch_loss: f32,
+}
+
+/// The result of [`fit`].
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// The trained model with its encodings.
+    pub model: Model,
+    /// Mean training loss of each epoch, weighted by rows.
+    pub epoch_losses: Vec<f32>,
+    /// The loss of every step, in order.
+    pub step_losses: Vec<f32>,
+    /// Metrics on the validation split.
+    pub validation: Evaluation,
+    /// Seconds spent in training steps.
+    pub train_seconds: f64,
+    /// Seconds from the start of compilation to the end of the first step.
+    pub first_step_seconds: f64,
+    /// Counters of the last GPU step.
+    pub gpu_stats: Option<GpuStats>,
+}
+
+/// Validation metrics for the task.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "task", rename_all = "lowercase")]
+pub enum Evaluation {
+    /// Binary classification, on the positive class.
+    Binary(BinaryMetrics),
+    /// Multi-class classification.
+    #[serde(rename = "multiclass")]
+    MultiClass(MultiClassMetrics),
+    /// Regression, in the target's own units.
+    Regression(RegressionMetrics),
+}
+
+/// The inputs of a compiled model graph.
+struct ModelGraph {
+    graph: Graph,
+    x: NodeId,
+    output: NodeId,
+    targets: NodeId,
+    weights: NodeId,
+    loss: NodeId,
+}
+
+/// Builds `spec` on a batch of `rows` with the loss of `task`.
+fn model_graph(
+    spec: &MlpSpec,
+    params: &[(String, crate::Tensor)],
+    task: Task,
+    rows: usize,
+) -> Result<ModelGraph> {
+    let mut graph = Graph::new();
+    let x = graph.input("features", [rows, spec.inputs])?;
+    let output = spec.build(&mut graph, x, params)?;
+    let weights = graph.input("row weights", [rows])?;
+    let (targets, loss) = match task {
+        Task::Binary => {
+            let t = graph.input("targets", [rows])?;
+            (t, graph.binary_cross_entropy(output, t, weights)?)
+        }
+        Task::MultiClass => {
+            let t = graph.input("targets", [rows])?;
+            (t, graph.softmax_cross_entropy(output, t, weights)?)
+        }
+        Task::Regression => {
+            let t = graph.input("targets", [rows, 1])?;
+            (t, graph.mean_squared_error(output, t, weights)?)
+        }
+    };
+    Ok(ModelGraph {
+        graph,
+        x,
+        output,
+        targets,
+        weights,
+        loss,
+    })
+}
+
+/// The network's output width for a task.
+pub fn output_width(task: Task, classes: usize) -> usize {
+    match task {
+        Task::Binary | Task::Regression => 1,
+        Task::MultiClass => classes,
+    }
+}
+
+/// Trains an MLP on `data.train` and evaluates it on `data.val`.
+///
+/// `on_step` runs after every step, for progress output.
+pub fn fit(
+    data: &Prepared,
+    options: &TrainOptions,
+    device: &Device,
+    on_step: &mut dyn FnMut(&StepProgress),
+) -> Result<Fitted> {
+    if options.batch_size == 0 || options.epochs == 0 {
+        return Err(Error::Feed(format!(
+            "batch size ({}) and epochs ({}) must both be at least 1",
+            options.batch_size, options.epochs
+        )));
+    }
+    if options.hidden.contains(&0) {
+        return Err(Error::Feed(format!(
+            "hidden layer widths {:?} must all be at least 1",
+            options.hidden
+        )));
+    }
+    let classes = data.target.classes().len();
+    let spec = MlpSpec {
+        inputs: data.features.n_features(),
+        hidden: options.hidden.clone(),
+        outputs: output_width(data.task, classes),
+        activation: options.activation,
+    };
+    let train = &data.train;
+    let batch = options.batch_size.min(train.rows.max(1));
+    let row_weights = match (options.class_weight, data.task) {
+        (ClassWeight::Balanced, Task::Binary | Task::MultiClass) => {
+            let per_class = balanced_class_weights(&train.targets, classes);
+            train
+                .targets
+                .iter()
+                .map(|&t| per_class[t as usize])
+                .collect()
+        }
+        _ => vec![1.0; train.rows],
+    };
+
+    let started = Instant::now();
+    let mg = model_graph(&spec, &spec.init(options.seed), data.task, batch)?;
+    let mut session = Session::training(mg.graph, mg.loss, options.optimizer, device)?;
+    let mut first_step_seconds = None;
+
+    let batches = train.rows.div_ceil(batch);
+    let mut buffers = BatchBuffers::new(batch, spec.inputs);
+    let mut order: Vec<usize> = (0..train.rows).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0BA7_C4E5);
+    let mut epoch_losses = Vec::new();
+    let mut step_losses = Vec::new();
+    let train_start = Instant::now();
+    'epochs: for epoch in 0..options.epochs {
+        order.shuffle(&mut rng);
+        let (mut total, mut rows_seen) = (0.0f64, 0usize);
+        for b in 0..batches {
+            if options
+                .max_steps
+                .is_some_and(|max| step_losses.len() as u64 >= max)
+            {
+                break 'epochs;
+            }
+            let rows = &order[b * batch..((b + 1) * batch).min(train.rows)];
+            buffers.fill(train, rows, &row_weights);
+            let loss = session.step(&[
+                (mg.x, &buffers.features),
+                (mg.targets, &buffers.targets),
+                (mg.weights, &buffers.weights),
+            ])?;
+            first_step_seconds.get_or_insert(started.elapsed().as_secs_f64());
+            step_losses.push(loss);
+            total += loss as f64 * rows.len() as f64;
+            rows_seen += rows.len();
+            let epoch_loss = (total / rows_seen as f64) as f32;
+            on_step(&StepProgress {
+                epoch,
+                batch: b,
+                batches,
+                loss,
+                epoch_loss,
+            });
+        }
+        if rows_seen > 0 {
+            epoch_losses.push((total / rows_seen as f64) as f32);
+        }
+    }
+    let train_seconds = train_start.elapsed().as_secs_f64();
+    let gpu_stats = session.gpu_stats();
+
+    let outputs = run_batched(&mut session, mg.x, mg.output, &data.val, batch)?;
+    let validation = evaluate(data, &outputs);
+    let params = session.parameters()?;
+    let model = Model {
+        meta: ModelMeta {
+            format_version: FORMAT_VERSION,
+            task: data.task,
+            mlp: spec,
+            features: data.features.clone(),
+            target: data.target.clone(),
+        },
+        params,
+    };
+    Ok(Fitted {
+        model,
+        epoch_losses,
+        step_losses,
+        validation,
+        train_seconds,
+        first_step_seconds: first_step_seconds.unwrap_or(0.0),
+        gpu_stats,
+    })
+}
+
+/// Host staging of one batch, reused across steps; padding rows have weight 0.
+struct BatchBuffers {
+    features: Vec<f32>,
+    targets: Vec<f32>,
+    weights: Vec<f32>,
+    width: usize,
+}
+
+impl BatchBuffers {
+    fn new(batch: usize, width: usize) -> Self {
+        BatchBuffers {
+            features: vec![0.0; batch * width],
+            targets: vec![0.0; batch],
+            weights: vec![0.0; batch],
+            width,
+        }
+    }
+
+    fn fill(&mut self, data: &Dataset, rows: &[usize], row_weights: &[f32]) {
+        self.features.fill(0.0);
+        self.targets.fill(0.0);
+        self.weights.fill(0.0);
+        let w = self.width;
+        for (slot, &row) in rows.iter().enumerate() {
+            self.features[slot * w..(slot + 1) * w]
+                .copy_from_slice(&data.features[row * w..(row + 1) * w]);
+            self.targets[slot] = data.targets[row];
+            self.weights[slot] = row_weights[row];
+        }
+    }
+}
+
+/// Runs `output` over all rows of `data` in batches of `batch`, padding the last one, and
+/// returns the outputs row-major.
+fn run_batched(
+    session: &mut Session,
+    x: NodeId,
+    output: NodeId,
+    data: &Dataset,
+    batch: usize,
+) -> Result<Vec<f32>> {
+    let width = data.n_features;
+    let out_width = session.graph().shape(output).numel() / batch;
+    let mut features = vec![0.0; batch * width];
+    let mut outputs = Vec::with_capacity(data.rows * out_width);
+    for start in (0..data.rows).step_by(batch) {
+        let end = (start + batch).min(data.rows);
+        features.fill(0.0);
+        features[..(end - start) * width]
+            .copy_from_slice(&data.features[start * width..end * width]);
+        let values = session.run(&[(x, &features)], output)?;
+        outputs.extend_from_slice(&values.data()[..(end - start) * out_width]);
+    }
+    Ok(outputs)
+}
+
+/// Turns raw network outputs into per-row predictions: the positive-class probability
+/// (binary, one value per row), class probabilities (multi-class, one row each), or the value
+/// in the target's units (regression).
+pub fn output_to_predictions(task: Task, outputs: &[f32], width: usize) -> Vec<f32> {
+    match task {
+        Task::Binary => outputs.iter().map(|&x| sigmoid_scalar(x)).collect(),
+        Task::MultiClass => outputs.chunks(width).flat_map(softmax).collect(),
+        Task::Regression => outputs.to_vec(),
+    }
+}
+
+fn softmax(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let exps: Vec<f32> = row.iter().map(|&v| (v - max).exp()).collect();
+    let total: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / total).collect()
+}
+
+/// Index of the largest value.
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn evaluate(data: &Prepared, outputs: &[f32]) -> Evaluation {
+    let val = &data.val;
+    match data.task {
+        Task::Binary => {
+            let scores = output_to_predictions(Task::Binary, outputs, 1);
+            let labels: Vec<bool> = val.targets.iter().map(|&t| t == 1.0).collect();
+            Evaluation::Binary(binary_metrics(&scores, &labels, 0.5))
+        }
+        Task::MultiClass => {
+            let classes = data.target.classes().len();
+            let predicted: Vec<usize> = outputs.chunks(classes).map(argmax).collect();
+            let actual: Vec<usize> = val.targets.iter().map(|&t| t as usize).collect();
+            Evaluation::MultiClass(multiclass_metrics(&predicted, &actual, classes))
+        }
+        Task::Regression => {
+            let predicted: Vec<f64> = outputs
+                .iter()
+                .map(|&v| data.target.decode_value(v))
+                .collect();
+            let actual: Vec<f64> = val
+                .targets
+                .iter()
+                .map(|&v| data.target.decode_value(v))
+                .collect();
+            Evaluation::Regression(regression_metrics(&predicted, &actual))
+        }
+    }
+}
+
+/// Runs a saved model on encoded `features` (`rows × model inputs`, row-major) and returns
+/// the raw outputs, row-major.
+pub fn predict(model: &Model, features: &[f32], rows: usize, device: &Device) -> Result<Vec<f32>> {
+    let spec = &model.meta.mlp;
+    if features.len() != rows * spec.inputs {
+        return Err(Error::Feed(format!(
+            "{} feature values do not make {rows} rows of {} features",
+            features.len(),
+            spec.inputs
+        )));
+    }
+    if rows == 0 {
+        return Ok(Vec::new());
+    }
+    let batch = rows.min(1024);
+    let mg = model_graph(spec, &model.params, model.meta.task, batch)?;
+    let mut session = Session::inference(mg.graph, device)?;
+    let data = Dataset {
+        features: features.to_vec(),
+        targets: vec![0.0; rows],
+        rows,
+        n_features: spec.inputs,
+    };
+    run_batched(&mut session, mg.x, mg.output, &data, batch)
+}
