@@ -9,6 +9,7 @@
 mod common;
 
 use common::{assert_close, random, random_away_from_zero};
+use edgegrad::gpu::MatmulVariant;
 use edgegrad::{Device, Graph, NodeId, Optimizer, Session, Tensor};
 
 /// A graph under test, its output and the values fed to its inputs.
@@ -137,20 +138,37 @@ fn check_finite_differences(case: &Case, loss: NodeId, analytic: &[(String, Vec<
 
 /// Runs every check on one case: CPU gradients against finite differences, then the GPU's
 /// forward value and gradients against the CPU reference.
-fn check(name: &str, mut case: Case, seed: u64) {
+fn check(name: &str, case: Case, seed: u64) {
+    let devices: Vec<Device> = common::gpu().into_iter().collect();
+    check_on(name, case, seed, &devices);
+}
+
+fn check_on(name: &str, mut case: Case, seed: u64, gpus: &[Device]) {
     let loss = attach_loss(&mut case, seed);
     let cpu = evaluate(&case, loss, &Device::Cpu);
     check_finite_differences(&case, loss, &cpu);
-    let Some(gpu) = common::gpu() else { return };
-    let on_gpu = evaluate(&case, loss, &gpu);
-    for ((what, expected), (_, actual)) in cpu.iter().zip(&on_gpu) {
-        let (rtol, atol) = if what == "forward" {
-            (1e-4, 1e-5)
-        } else {
-            (1e-3, 1e-5)
-        };
-        assert_close(actual, expected, rtol, atol, &format!("{name}: GPU {what}"));
+    for gpu in gpus {
+        let on_gpu = evaluate(&case, loss, gpu);
+        for ((what, expected), (_, actual)) in cpu.iter().zip(&on_gpu) {
+            let (rtol, atol) = if what == "forward" {
+                (1e-4, 1e-5)
+            } else {
+                (1e-3, 1e-5)
+            };
+            assert_close(actual, expected, rtol, atol, &format!("{name}: GPU {what}"));
+        }
     }
+}
+
+/// The GPU once per matmul kernel, so that each variant is checked at every shape.
+fn matmul_variants() -> Vec<Device> {
+    let Some(Device::Gpu(ctx)) = common::gpu() else {
+        return Vec::new();
+    };
+    [MatmulVariant::Tiled, MatmulVariant::Blocked]
+        .into_iter()
+        .map(|v| Device::Gpu(ctx.with_matmul(v)))
+        .collect()
 }
 
 #[test]
@@ -163,6 +181,7 @@ fn matmul_all_transposes_awkward_sizes() {
         (1, 257, 7),
         (16, 16, 16),
     ];
+    let gpus = matmul_variants();
     let mut seed = 0;
     for (m, k, n) in sizes {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -173,11 +192,8 @@ fn matmul_all_transposes_awkward_sizes() {
             let lhs = case.param("lhs", random(&lhs_shape, -1.0, 1.0, seed));
             let rhs = case.param("rhs", random(&rhs_shape, -1.0, 1.0, seed + 1));
             case.output = case.graph.matmul_transposed(lhs, rhs, ta, tb).unwrap();
-            check(
-                &format!("matmul m={m} k={k} n={n} ta={ta} tb={tb}"),
-                case,
-                seed + 2,
-            );
+            let name = format!("matmul m={m} k={k} n={n} ta={ta} tb={tb}");
+            check_on(&name, case, seed + 2, &gpus);
         }
     }
 }

@@ -50,7 +50,6 @@ pub(crate) struct GpuExecutor {
     optimizer: Option<Optimizer>,
     staging: HashMap<NodeId, wgpu::Buffer>,
     stats: GpuStats,
-    matmul_kernel: Kernel,
 }
 
 impl GpuExecutor {
@@ -72,15 +71,6 @@ impl GpuExecutor {
             optimizer,
             staging: HashMap::new(),
             stats: GpuStats::default(),
-            matmul_kernel: std::env::var("EDGEGRAD_MATMUL")
-                .map(|v| {
-                    if v == "tiled" {
-                        Kernel::MatmulTiled
-                    } else {
-                        Kernel::MatmulBlocked
-                    }
-                })
-                .unwrap_or(Kernel::MatmulBlocked),
         };
         let mut needed: Vec<NodeId> = nodes.to_vec();
         for &id in nodes {
@@ -217,7 +207,7 @@ impl GpuExecutor {
                 let (m, n) = (out_shape.dims()[0], out_shape.dims()[1]);
                 let flags = u32::from(*transpose_lhs) | (u32::from(*transpose_rhs) << 1);
                 params.sizes = UVec4::new(m as u32, n as u32, k as u32, flags);
-                let kernel = self.matmul_kernel;
+                let kernel = self.ctx.matmul_kernel(m, n, k);
                 let tile = match kernel {
                     Kernel::MatmulTiled => MATMUL_TILE,
                     _ => MATMUL_BLOCKED_TILE,

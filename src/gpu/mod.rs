@@ -4,5 +4,5 @@ mod context;
 pub(crate) mod executor;
 pub mod kernels;
 
-pub use context::{DRIVER_HINT, GpuContext};
+pub use context::{DRIVER_HINT, GpuContext, MatmulVariant};
 pub use executor::GpuStats;
