@@ -1,6 +1,7 @@
-//! Predicts with a model saved by `train --save`: reads a CSV with the model's feature columns
-//! and writes, for each row, the predicted class and its probability (or the predicted value
-//! for regression) as CSV on standard output.
+//! Predicts with a model saved by `train --save`: reads new data the way the model's training
+//! data was read (a CSV with its feature columns, or samples in its sample format) and writes,
+//! for each row or sample, the predicted class and its probability (or the predicted value for
+//! regression) as CSV on standard output.
 //!
 //! ```text
 //! cargo run --release --example predict -- --model model.safetensors --data new_rows.csv
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use edgegrad::Device;
-use edgegrad::data::{Table, TargetEncoder, Task};
-use edgegrad::model::Model;
+use edgegrad::data::{Table, TargetEncoder, Task, read_samples};
+use edgegrad::model::{InputSpec, Model};
 use edgegrad::train::{argmax, output_to_predictions, predict};
 
 /// Predict with a model saved by `train --save`.
@@ -23,8 +24,9 @@ struct Args {
     /// Model file written by `train --save`.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// CSV with a header row holding the model's feature columns; other columns are ignored.
-    #[arg(long, value_name = "FILE.csv")]
+    /// New data in the model's input format: a CSV with the feature columns (other columns
+    /// are ignored), a folder of channel files, a signal manifest, or a CSV of pixel rows.
+    #[arg(long, value_name = "PATH")]
     data: PathBuf,
     /// Where the network runs.
     #[arg(long, value_enum, default_value_t = BackendArg::Gpu)]
@@ -51,23 +53,26 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
-    let table = Table::from_csv_path(&args.data)?;
-    let features = model.meta.features.encode(&table)?;
+    let (features, rows) = match &model.meta.input {
+        InputSpec::Table { features } => {
+            let table = Table::from_csv_path(&args.data)?;
+            (features.encode(&table)?, table.n_rows())
+        }
+        InputSpec::Samples { source, norm } => read_samples(&args.data, source, norm)?,
+    };
     let device = match args.backend {
         BackendArg::Gpu => Device::gpu()?,
         BackendArg::Cpu => Device::Cpu,
     };
     eprintln!(
-        "predicting {} rows of {} with {} on {}",
-        table.n_rows(),
+        "predicting {rows} rows of {} with {} on {}",
         args.data.display(),
         args.model.display(),
         device.describe()
     );
-    let rows = table.n_rows();
     let outputs = predict(&model, &features, rows, &device)?;
     let task = model.meta.task;
-    let width = model.meta.mlp.outputs;
+    let width = outputs.len() / rows.max(1);
     let predictions = output_to_predictions(task, &outputs, width);
 
     let stdout = std::io::stdout();

@@ -1,5 +1,6 @@
-//! Fault-prediction trainer: trains an MLP on a CSV (or on the built-in milling-machine
-//! simulator) on the GPU or the CPU reference, prints validation metrics, and saves the model.
+//! Fault-prediction trainer: trains a model on tabular data (a CSV, or the built-in
+//! milling-machine simulator) or on windows of signal (aligned channel files, raw signal files,
+//! image rows) on the GPU or the CPU reference, prints validation metrics, and saves the model.
 //!
 //! ```text
 //! cargo run --release --example train                      # built-in simulator, GPU
@@ -13,26 +14,64 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use edgegrad::data::{PrepareOptions, Prepared, Table, Task, prepare, simulate_milling};
+use edgegrad::data::{
+    Dataset, PrepareOptions, SampleData, Table, TargetEncoder, Task, load_channels, load_images,
+    load_signal, prepare, simulate_milling,
+};
 use edgegrad::metrics::format_confusion;
-use edgegrad::model::{Activation, MlpSpec};
+use edgegrad::model::{FORMAT_VERSION, InputSpec, Model, ModelMeta};
+use edgegrad::spec::{Layer, ModelSpec, mlp_layers, parse_layers, parse_layers_toml};
 use edgegrad::train::{
-    ClassWeight, Evaluation, Fitted, StepProgress, TrainOptions, fit, output_width,
+    ClassWeight, Evaluation, Fitted, StepProgress, TrainOptions, TrainSet, fit, output_width,
 };
 use edgegrad::{AdamConfig, Device, Optimizer};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Train a fault-prediction MLP with edgegrad.
+/// Train a fault-prediction model with edgegrad.
 ///
 /// With no --data it trains on a built-in, seeded simulator of milling-machine telemetry
 /// (modelled on the AI4I 2020 generation rules), so it runs with no files.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Args {
-    /// CSV file with a header row. A relative path that does not exist is also looked up
-    /// under $EDGEGRAD_DATA.
-    #[arg(long, value_name = "FILE.csv")]
+    /// Input path: a CSV with a header (csv), a folder (channels), a manifest CSV (signal) or
+    /// a CSV or .csv.gz of pixel rows (images). A relative path that does not exist is also
+    /// looked up under $EDGEGRAD_DATA.
+    #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
+    /// How to read --data.
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    format: FormatArg,
+    /// channels: the channel files in the --data folder, comma-separated, in channel order.
+    #[arg(long, value_name = "FILE,FILE", value_delimiter = ',')]
+    channels: Vec<String>,
+    /// channels: the label file in the --data folder.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<String>,
+    /// Label column: a 0-based index for channels and images (default for images: the last
+    /// column), a column name of the manifest for signal.
+    #[arg(long, value_name = "COLUMN")]
+    label_column: Option<String>,
+    /// signal: the manifest column that names each signal file.
+    #[arg(long, default_value = "f32_file", value_name = "COLUMN")]
+    file_column: String,
+    /// signal: samples per window.
+    #[arg(long, default_value_t = 1024)]
+    window: usize,
+    /// signal: samples between the starts of consecutive windows [default: the window].
+    #[arg(long)]
+    stride: Option<usize>,
+    /// images: the shape of one image as channels,height,width.
+    #[arg(long, value_name = "C,H,W", value_delimiter = ',')]
+    image_shape: Vec<usize>,
+    /// Layers of the model, such as "conv1d:16:5:pad=2,relu,maxpool:2,flatten,dense:4"
+    /// [default: an MLP from --hidden on tables, a two-block CNN on samples]. The last layer
+    /// must be a dense layer with one unit per class (one for binary tasks and regression).
+    #[arg(long, value_name = "LAYERS")]
+    layers: Option<String>,
+    /// Read the layers from a TOML file of [[layers]] tables instead.
+    #[arg(long, value_name = "FILE.toml", conflicts_with = "layers")]
+    layers_file: Option<PathBuf>,
     /// Column to predict [default with --data: none, required; without: Machine failure].
     #[arg(long, value_name = "COLUMN")]
     target: Option<String>,
@@ -75,10 +114,11 @@ struct Args {
     /// Weight decay [default: 0.01 for adamw, 0 otherwise].
     #[arg(long)]
     weight_decay: Option<f32>,
-    /// Hidden layer widths, comma-separated; an empty string trains a linear model.
+    /// Hidden layer widths of the default MLP, comma-separated; an empty string trains a
+    /// linear model.
     #[arg(long, default_value = "64,64", value_name = "N,N")]
     hidden: String,
-    /// Activation after each hidden layer.
+    /// Activation after each hidden layer of the default MLP.
     #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
     activation: ActivationArg,
     /// Rows the built-in simulator generates when --data is not given.
@@ -90,6 +130,18 @@ struct Args {
     /// Write the validation metrics, epoch losses, backend and adapter as JSON to this file.
     #[arg(long, value_name = "FILE")]
     metrics_json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    /// A CSV with a header: numeric and text columns become features.
+    Csv,
+    /// Aligned text files, one per channel, one row per sample, plus a label file.
+    Channels,
+    /// Raw little-endian f32 files cut into windows, labelled by a manifest CSV.
+    Signal,
+    /// Rows of pixels with a label column, optionally gzip-compressed.
+    Images,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -190,8 +242,29 @@ fn optimizer(args: &Args) -> anyhow::Result<Optimizer> {
     })
 }
 
-fn load(args: &Args) -> anyhow::Result<(Table, String, String)> {
-    match &args.data {
+/// Data ready for training, whichever format it came from.
+struct Loaded {
+    train: Dataset,
+    val: Dataset,
+    sample_shape: Vec<usize>,
+    task: Task,
+    target: TargetEncoder,
+    input: InputSpec,
+    /// Lines describing the data, printed before training.
+    description: Vec<String>,
+    /// Names the data in the metrics JSON.
+    source: String,
+}
+
+fn load(args: &Args) -> anyhow::Result<Loaded> {
+    match args.format {
+        FormatArg::Csv => load_table(args),
+        _ => load_samples(args),
+    }
+}
+
+fn load_table(args: &Args) -> anyhow::Result<Loaded> {
+    let (table, target, source) = match &args.data {
         Some(path) => {
             let path = resolve_data_path(path);
             let table = Table::from_csv_path(&path)?;
@@ -201,7 +274,7 @@ fn load(args: &Args) -> anyhow::Result<(Table, String, String)> {
                     table.names().join(", ")
                 );
             };
-            Ok((table, target, path.display().to_string()))
+            (table, target, path.display().to_string())
         }
         None => {
             let table = simulate_milling(args.simulated_rows, args.seed);
@@ -213,15 +286,9 @@ fn load(args: &Args) -> anyhow::Result<(Table, String, String)> {
                 "built-in milling simulator, {} rows, seed {}",
                 args.simulated_rows, args.seed
             );
-            Ok((table, target, source))
+            (table, target, source)
         }
-    }
-}
-
-fn run(args: &Args) -> anyhow::Result<()> {
-    let hidden = parse_hidden(&args.hidden)?;
-    let optimizer = optimizer(args)?;
-    let (table, target, source) = load(args)?;
+    };
     let mut options = PrepareOptions::new(target.clone());
     options.drop = args
         .drop
@@ -238,7 +305,220 @@ fn run(args: &Args) -> anyhow::Result<()> {
     options.seed = args.seed;
     options.positive = args.positive.clone();
     let data = prepare(&table, &options)?;
-    describe_data(&data, &source, &target, args);
+
+    let mut description = vec![format!("data:    {source}")];
+    let classes = data.target.classes();
+    description.push(match data.task {
+        Task::Binary => {
+            let all = data.train.targets.iter().chain(&data.val.targets);
+            let positives = all.filter(|&&t| t == 1.0).count();
+            let rows = data.train.rows + data.val.rows;
+            format!(
+                "task:    binary classification of `{target}`; positive class `{}` ({positives} of \
+                 {rows} rows, {:.2} %)",
+                classes[1],
+                100.0 * positives as f64 / rows as f64
+            )
+        }
+        Task::MultiClass => format!(
+            "task:    {}-class classification of `{target}`: {}",
+            classes.len(),
+            classes.join(", ")
+        ),
+        Task::Regression => format!("task:    regression of `{target}`"),
+    });
+    let names = data.features.feature_names();
+    description.push(format!("features ({}): {}", names.len(), names.join(", ")));
+    description.push(format!(
+        "split:   {} training rows, {} validation rows ({}, seed {})",
+        data.train.rows,
+        data.val.rows,
+        if data.task == Task::Regression {
+            "shuffled"
+        } else {
+            "stratified by class"
+        },
+        args.seed
+    ));
+    Ok(Loaded {
+        sample_shape: vec![data.features.n_features()],
+        task: data.task,
+        input: InputSpec::Table {
+            features: data.features.clone(),
+        },
+        target: data.target,
+        train: data.train,
+        val: data.val,
+        description,
+        source,
+    })
+}
+
+fn label_index(args: &Args) -> anyhow::Result<Option<usize>> {
+    match &args.label_column {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).with_context(|| {
+            format!("invalid --label-column `{text}`; this format takes a 0-based column index")
+        }),
+    }
+}
+
+fn load_samples(args: &Args) -> anyhow::Result<Loaded> {
+    let Some(path) = &args.data else {
+        bail!("--format {:?} needs --data", args.format);
+    };
+    if args.task.is_some_and(|t| matches!(t, TaskArg::Regression)) {
+        bail!("--task regression needs --format csv; the sample formats hold class labels");
+    }
+    let path = resolve_data_path(path);
+    let data: SampleData = match args.format {
+        FormatArg::Channels => {
+            if args.channels.is_empty() {
+                bail!("--format channels needs --channels FILE,FILE,… naming the channel files");
+            }
+            let Some(labels) = &args.labels else {
+                bail!("--format channels needs --labels FILE naming the label file");
+            };
+            let Some(column) = label_index(args)? else {
+                bail!("--format channels needs --label-column N, the 0-based label column");
+            };
+            load_channels(
+                &path,
+                &args.channels,
+                labels,
+                column,
+                args.val_fraction,
+                args.seed,
+            )?
+        }
+        FormatArg::Signal => {
+            let Some(column) = &args.label_column else {
+                bail!("--format signal needs --label-column NAME, a column of the manifest");
+            };
+            let stride = args.stride.unwrap_or(args.window);
+            load_signal(
+                &path,
+                &args.file_column,
+                column,
+                args.window,
+                stride,
+                args.val_fraction,
+            )?
+        }
+        FormatArg::Images => {
+            let [c, h, w] = args.image_shape[..] else {
+                bail!("--format images needs --image-shape C,H,W, for example 1,8,8");
+            };
+            load_images(
+                &path,
+                [c, h, w],
+                label_index(args)?,
+                args.val_fraction,
+                args.seed,
+            )?
+        }
+        FormatArg::Csv => unreachable!("tables are loaded by load_table"),
+    };
+    let classes = data.classes.clone();
+    let task = if classes.len() == 2 {
+        Task::Binary
+    } else {
+        Task::MultiClass
+    };
+    let label = args
+        .label_column
+        .clone()
+        .unwrap_or_else(|| "label".to_string());
+    let description = vec![
+        format!("data:    {} ({:?} format)", path.display(), args.format).to_lowercase(),
+        format!(
+            "task:    {}-class classification of `{label}`: {}",
+            classes.len(),
+            classes.join(", ")
+        ),
+        format!(
+            "samples: shape {:?}, standardised per channel",
+            data.sample_shape
+        ),
+        format!(
+            "split:   {} training samples, {} validation samples ({})",
+            data.train.rows, data.val.rows, data.split_description
+        ),
+    ];
+    Ok(Loaded {
+        train: data.train,
+        val: data.val,
+        sample_shape: data.sample_shape,
+        task,
+        target: TargetEncoder::Classes {
+            column: label,
+            classes,
+        },
+        input: InputSpec::Samples {
+            source: data.source,
+            norm: data.norm,
+        },
+        description,
+        source: path.display().to_string(),
+    })
+}
+
+/// The layers: --layers, --layers-file, or a default for the data's shape.
+fn model_layers(args: &Args, sample_shape: &[usize], outputs: usize) -> anyhow::Result<Vec<Layer>> {
+    if let Some(text) = &args.layers {
+        return Ok(parse_layers(text)?);
+    }
+    if let Some(path) = &args.layers_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read --layers-file {}", path.display()))?;
+        return Ok(parse_layers_toml(&text)?);
+    }
+    let activation = match args.activation {
+        ActivationArg::Relu => Layer::Relu,
+        ActivationArg::Tanh => Layer::Tanh,
+        ActivationArg::Sigmoid => Layer::Sigmoid,
+    };
+    let text = match sample_shape.len() {
+        1 => {
+            return Ok(mlp_layers(
+                &parse_hidden(&args.hidden)?,
+                activation,
+                outputs,
+            ));
+        }
+        2 => format!(
+            "conv1d:16:5:pad=2,relu,maxpool:2,conv1d:32:5:pad=2,relu,maxpool:2,flatten,dense:{outputs}"
+        ),
+        _ => format!(
+            "conv2d:16:3:pad=1,relu,maxpool:2,conv2d:32:3:pad=1,relu,maxpool:2,flatten,dense:{outputs}"
+        ),
+    };
+    Ok(parse_layers(&text)?)
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let optimizer = optimizer(args)?;
+    let data = load(args)?;
+    for line in &data.description {
+        println!("{line}");
+    }
+
+    let outputs = output_width(data.task, data.target.classes().len());
+    let spec = ModelSpec {
+        input_shape: data.sample_shape.clone(),
+        layers: model_layers(args, &data.sample_shape, outputs)?,
+    };
+    match spec.layers.last() {
+        Some(Layer::Dense { units }) if *units == outputs => {}
+        last => bail!(
+            "the last layer must be dense:{outputs}, one unit per output of this {} task, but it \
+             is `{}`",
+            data.task,
+            last.map(Layer::describe).unwrap_or_default()
+        ),
+    }
+    print_summary(&spec)?;
+    let layers = spec.describe();
 
     let device = match args.backend {
         BackendArg::Gpu => Device::gpu()?,
@@ -255,12 +535,6 @@ fn run(args: &Args) -> anyhow::Result<()> {
         epochs: args.epochs,
         batch_size: args.batch_size,
         optimizer,
-        hidden,
-        activation: match args.activation {
-            ActivationArg::Relu => Activation::Relu,
-            ActivationArg::Tanh => Activation::Tanh,
-            ActivationArg::Sigmoid => Activation::Sigmoid,
-        },
         seed: args.seed,
         class_weight: match args.class_weight {
             ClassWeightArg::None => ClassWeight::None,
@@ -268,85 +542,71 @@ fn run(args: &Args) -> anyhow::Result<()> {
         },
         max_steps: None,
     };
-    let spec = MlpSpec {
-        inputs: data.features.n_features(),
-        hidden: train_options.hidden.clone(),
-        outputs: output_width(data.task, data.target.classes().len()),
-        activation: train_options.activation,
-    };
-    let parameter_count = spec.parameter_count();
-    let widths: Vec<String> = std::iter::once(spec.inputs)
-        .chain(spec.hidden.iter().copied())
-        .chain(std::iter::once(spec.outputs))
-        .map(|w| w.to_string())
-        .collect();
     println!(
-        "model:   MLP {} ({}), {} parameters; {}; batch {}, {} epochs",
-        widths.join(" → "),
-        train_options.activation,
-        parameter_count,
-        optimizer,
-        train_options.batch_size,
-        train_options.epochs
+        "training: {optimizer}; batch {}, {} epochs",
+        train_options.batch_size, train_options.epochs
     );
 
+    let set = TrainSet {
+        train: &data.train,
+        val: &data.val,
+        sample_shape: &data.sample_shape,
+        task: data.task,
+        target: &data.target,
+    };
     let mut progress = Progress::new(args.epochs);
-    let fitted = fit(&data, &train_options, &device, &mut |p| progress.update(p))?;
+    let fitted = fit(&set, &spec, &train_options, &device, &mut |p| {
+        progress.update(p)
+    })?;
     progress.finish();
-    report(&data, &fitted, &device);
+    report(&set, &fitted, &device);
 
     if let Some(path) = &args.save {
-        fitted.model.save(path)?;
+        let model = Model {
+            meta: ModelMeta {
+                format_version: FORMAT_VERSION,
+                task: data.task,
+                model: spec,
+                input: data.input.clone(),
+                target: data.target.clone(),
+            },
+            params: fitted.params.clone(),
+        };
+        model.save(path)?;
         println!("saved the model to {}", path.display());
     }
     if let Some(path) = &args.metrics_json {
-        write_metrics_json(path, args, &data, &fitted, &device, &source)?;
+        write_metrics_json(path, args, &set, &fitted, &device, &data.source, &layers)?;
         println!("wrote metrics to {}", path.display());
     }
     Ok(())
 }
 
-fn describe_data(data: &Prepared, source: &str, target: &str, args: &Args) {
-    println!("data:    {source}");
-    let classes = data.target.classes();
-    match data.task {
-        Task::Binary => {
-            let positives = data
-                .train
-                .targets
-                .iter()
-                .chain(&data.val.targets)
-                .filter(|&&t| t == 1.0)
-                .count();
-            let rows = data.train.rows + data.val.rows;
-            println!(
-                "task:    binary classification of `{target}`; positive class `{}` ({positives} of {rows} rows, {:.2} %)",
-                classes[1],
-                100.0 * positives as f64 / rows as f64
-            );
-        }
-        Task::MultiClass => {
-            println!(
-                "task:    {}-class classification of `{target}`: {}",
-                classes.len(),
-                classes.join(", ")
-            );
-        }
-        Task::Regression => println!("task:    regression of `{target}`"),
-    }
-    let names = data.features.feature_names();
-    println!("features ({}): {}", names.len(), names.join(", "));
+fn print_summary(spec: &ModelSpec) -> anyhow::Result<()> {
+    let rows = spec.summary()?;
+    let total: usize = rows.iter().map(|r| r.parameters).sum();
+    println!("model:   {} parameters", total);
+    let width = rows.iter().map(|r| r.layer.len()).max().unwrap_or(5).max(5);
     println!(
-        "split:   {} training rows, {} validation rows ({}, seed {})",
-        data.train.rows,
-        data.val.rows,
-        if data.task == Task::Regression {
-            "shuffled"
-        } else {
-            "stratified by class"
-        },
-        args.seed
+        "  {:<width$}  {:<18}  {:>10}",
+        "layer", "output shape", "parameters"
     );
+    let mut input = vec![1];
+    input.extend(&spec.input_shape);
+    println!(
+        "  {:<width$}  {:<18}  {:>10}",
+        "input",
+        format!("{input:?}"),
+        0
+    );
+    for row in rows {
+        let shape = format!("{:?}", row.output.dims());
+        println!(
+            "  {:<width$}  {shape:<18}  {:>10}",
+            row.layer, row.parameters
+        );
+    }
+    Ok(())
 }
 
 /// Progress output: a bar per epoch on a terminal, a line per epoch otherwise.
@@ -399,7 +659,7 @@ impl Progress {
     }
 }
 
-fn report(data: &Prepared, fitted: &Fitted, device: &Device) {
+fn report(data: &TrainSet, fitted: &Fitted, device: &Device) {
     let steps = fitted.step_losses.len();
     let per_step = 1e3 * fitted.train_seconds / steps.max(1) as f64;
     println!(
@@ -443,10 +703,11 @@ fn indent(text: &str) -> String {
 fn write_metrics_json(
     path: &Path,
     args: &Args,
-    data: &Prepared,
+    data: &TrainSet,
     fitted: &Fitted,
     device: &Device,
     source: &str,
+    layers: &str,
 ) -> anyhow::Result<()> {
     let adapter = match device {
         Device::Gpu(ctx) => Some(ctx.adapter_summary()),
@@ -464,7 +725,7 @@ fn write_metrics_json(
         "seed": args.seed,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "hidden": fitted.model.meta.mlp.hidden,
+        "layers": layers,
         "training_rows": data.train.rows,
         "validation_rows": data.val.rows,
         "epoch_losses": fitted.epoch_losses,

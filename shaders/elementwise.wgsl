@@ -122,3 +122,54 @@ fn tanh_backward(
     let y = lhs[i];
     result[i] = rhs[i] * (1.0 - y * y);
 }
+
+// result = lhs; a reshape keeps the row-major order, so it is a plain copy.
+@compute @workgroup_size(256)
+fn copy_forward(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= params.sizes.x) {
+        return;
+    }
+    result[i] = lhs[i];
+}
+
+// The murmur3 32-bit finaliser, a bijective integer mix.
+fn mix(value: u32) -> u32 {
+    var h = value;
+    h ^= h >> 16u;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13u;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16u);
+}
+
+// Dropout, forward and backward alike: lhs = x or dy; rhs = the run state, whose first word
+// holds the step number and second word 1 in training mode, both as u32 bits.
+// Params: sizes.x = element count, sizes.y = seed, scalars.x = drop probability p.
+// In training mode an element is kept when a uniform number from the hash of
+// (seed, step, index) is at least p, and kept elements are scaled by 1 / (1 − p); the CPU
+// reference draws the same numbers.
+@compute @workgroup_size(256)
+fn dropout_forward(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= params.sizes.x) {
+        return;
+    }
+    if (bitcast<u32>(rhs[1]) == 0u) {
+        result[i] = lhs[i];
+        return;
+    }
+    let p = params.scalars.x;
+    let step = bitcast<u32>(rhs[0]);
+    let h = mix(params.sizes.y ^ mix(step ^ mix(i)));
+    let uniform = f32(h >> 8u) / 16777216.0;
+    result[i] = select(0.0, lhs[i] / (1.0 - p), uniform >= p);
+}

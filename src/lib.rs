@@ -32,11 +32,12 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod session;
+pub mod spec;
 pub mod tensor;
 pub mod train;
 
 pub use error::{Error, Result};
 pub use graph::{Graph, NodeId, Op};
 pub use optim::{AdamConfig, Optimizer};
-pub use session::{Device, Session};
+pub use session::{Device, Mode, Session};
 pub use tensor::{Shape, Tensor};

@@ -1,9 +1,9 @@
-//! Multilayer perceptrons and the model file that stores one with what it needs to predict.
+//! The model file: a trained model with everything it needs to predict.
 //!
-//! A model file is a safetensors file: the weights as `f32` tensors named `layers.{i}.weight`
-//! (`[inputs, outputs]`) and `layers.{i}.bias` (`[outputs]`), and under the metadata key
-//! `edgegrad` a JSON [`ModelMeta`] with the layer sizes, the task, and the feature and target
-//! encodings learned from the training data.
+//! A model file is a safetensors file: the parameters as `f32` tensors named
+//! `layers.{i}.weight` and `layers.{i}.bias` after the index of their layer, and under the
+//! metadata key `edgegrad` a JSON [`ModelMeta`] with the layer list, the task, and the input
+//! and target encodings learned from the training data.
 
 use std::collections::HashMap;
 use std::fs;
@@ -12,141 +12,32 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{FeatureEncoder, TargetEncoder, Task};
+use crate::data::{ChannelNorm, FeatureEncoder, SampleSource, TargetEncoder, Task};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId};
+use crate::spec::ModelSpec;
 use crate::tensor::Tensor;
 
 /// The metadata key under which a model file stores its [`ModelMeta`].
 pub const METADATA_KEY: &str = "edgegrad";
 /// Version of the model file layout; files of another version are rejected.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// The activation between hidden layers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    /// `max(x, 0)`.
-    Relu,
-    /// Hyperbolic tangent.
-    Tanh,
-    /// Logistic sigmoid.
-    Sigmoid,
-}
-
-/// Layer sizes of a multilayer perceptron: `inputs → hidden… → outputs`, with an activation
-/// after every hidden layer and none after the last.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MlpSpec {
-    /// Features per row.
-    pub inputs: usize,
-    /// Width of each hidden layer.
-    pub hidden: Vec<usize>,
-    /// Outputs per row (1 for binary classification and regression, else the class count).
-    pub outputs: usize,
-    /// Activation after each hidden layer.
-    pub activation: Activation,
-}
-
-impl std::fmt::Display for Activation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-            Activation::Sigmoid => "sigmoid",
-        })
-    }
-}
-
-impl MlpSpec {
-    /// `(inputs, outputs)` of each dense layer.
-    pub fn layer_sizes(&self) -> Vec<(usize, usize)> {
-        let mut widths = vec![self.inputs];
-        widths.extend(&self.hidden);
-        widths.push(self.outputs);
-        widths.windows(2).map(|w| (w[0], w[1])).collect()
-    }
-
-    /// The number of trained values.
-    pub fn parameter_count(&self) -> usize {
-        self.layer_sizes().iter().map(|(i, o)| i * o + o).sum()
-    }
-
-    /// Initial weights and biases drawn uniformly from `±1/√fan_in`, PyTorch's default for
-    /// linear layers, from a generator seeded with `seed`.
-    pub fn init(&self, seed: u64) -> Vec<(String, Tensor)> {
-        let mut params = Vec::new();
-        for (i, (fan_in, fan_out)) in self.layer_sizes().into_iter().enumerate() {
-            let bound = 1.0 / (fan_in as f32).sqrt();
-            let layer_seed = seed.wrapping_mul(1_000_003).wrapping_add(2 * i as u64);
-            params.push((
-                weight_name(i),
-                Tensor::uniform([fan_in, fan_out], -bound, bound, layer_seed),
-            ));
-            params.push((
-                bias_name(i),
-                Tensor::uniform([fan_out], -bound, bound, layer_seed + 1),
-            ));
-        }
-        params
-    }
-
-    /// Adds the network to `graph` on input `x: [rows, inputs]` with the given parameter
-    /// values (named as [`MlpSpec::init`] names them) and returns the output `[rows, outputs]`.
-    pub fn build(
-        &self,
-        graph: &mut Graph,
-        x: NodeId,
-        params: &[(String, Tensor)],
-    ) -> Result<NodeId> {
-        let lookup: HashMap<&str, &Tensor> = params.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        let layers = self.layer_sizes();
-        let mut h = x;
-        for (i, (fan_in, fan_out)) in layers.iter().enumerate() {
-            let weight = find_param(&lookup, &weight_name(i), &[*fan_in, *fan_out])?;
-            let bias = find_param(&lookup, &bias_name(i), &[*fan_out])?;
-            let w = graph.parameter(&weight_name(i), weight.clone())?;
-            let b = graph.parameter(&bias_name(i), bias.clone())?;
-            let product = graph.matmul(h, w)?;
-            h = graph.add(product, b)?;
-            if i + 1 < layers.len() {
-                h = match self.activation {
-                    Activation::Relu => graph.relu(h)?,
-                    Activation::Tanh => graph.tanh(h)?,
-                    Activation::Sigmoid => graph.sigmoid(h)?,
-                };
-            }
-        }
-        Ok(h)
-    }
-}
-
-fn weight_name(layer: usize) -> String {
-    format!("layers.{layer}.weight")
-}
-
-fn bias_name(layer: usize) -> String {
-    format!("layers.{layer}.bias")
-}
-
-fn find_param<'a>(
-    lookup: &HashMap<&str, &'a Tensor>,
-    name: &str,
-    shape: &[usize],
-) -> Result<&'a Tensor> {
-    let tensor = lookup
-        .get(name)
-        .ok_or_else(|| Error::InvalidNode(format!("parameter `{name}` is missing")))?;
-    if tensor.shape().dims() != shape {
-        return Err(Error::shape(
-            "mlp",
-            format!(
-                "parameter `{name}` has shape {} but the layer needs {shape:?}",
-                tensor.shape()
-            ),
-        ));
-    }
-    Ok(tensor)
+/// How raw data becomes model input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum InputSpec {
+    /// CSV columns turned into standardised and one-hot features.
+    Table {
+        /// The encodings learned from the training split.
+        features: FeatureEncoder,
+    },
+    /// Fixed-shape samples read by one of the sample loaders.
+    Samples {
+        /// The loader and its settings.
+        source: SampleSource,
+        /// Per-channel standardisation learned from the training split.
+        norm: ChannelNorm,
+    },
 }
 
 /// Everything besides the weights that predicting with a model needs.
@@ -156,10 +47,10 @@ pub struct ModelMeta {
     pub format_version: u32,
     /// The task the model was trained for.
     pub task: Task,
-    /// Layer sizes and activation.
-    pub mlp: MlpSpec,
-    /// How to turn a CSV's columns into features.
-    pub features: FeatureEncoder,
+    /// Input shape and layers.
+    pub model: ModelSpec,
+    /// How to read and standardise input data.
+    pub input: InputSpec,
     /// Class names or the regression target's scaling.
     pub target: TargetEncoder,
 }
@@ -167,9 +58,9 @@ pub struct ModelMeta {
 /// A trained model: its metadata and weights.
 #[derive(Clone, Debug)]
 pub struct Model {
-    /// Layer sizes and encodings.
+    /// Layers and encodings.
     pub meta: ModelMeta,
-    /// Weights and biases, named as [`MlpSpec::init`] names them.
+    /// Weights and biases by name.
     pub params: Vec<(String, Tensor)>,
 }
 
@@ -247,30 +138,23 @@ impl Model {
         let tensors = safetensors::SafeTensors::deserialize(&buffer)
             .map_err(|e| describe(format!("invalid tensor data: {e}")))?;
         let mut params = Vec::new();
-        for (i, _) in meta.mlp.layer_sizes().iter().enumerate() {
-            for name in [weight_name(i), bias_name(i)] {
-                let view = tensors
-                    .tensor(&name)
-                    .map_err(|_| describe(format!("tensor `{name}` is missing")))?;
-                if view.dtype() != safetensors::Dtype::F32 {
-                    return Err(describe(format!(
-                        "tensor `{name}` is {:?}, not F32",
-                        view.dtype()
-                    )));
-                }
-                let values: Vec<f32> = view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                params.push((name, Tensor::new(view.shape().to_vec(), values)?));
+        for (name, view) in tensors.tensors() {
+            if view.dtype() != safetensors::Dtype::F32 {
+                return Err(describe(format!(
+                    "tensor `{name}` is {:?}, not F32",
+                    view.dtype()
+                )));
             }
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            params.push((name, Tensor::new(view.shape().to_vec(), values)?));
         }
-        // Building a throwaway graph checks every tensor's shape against the layer sizes.
-        let mut graph = Graph::new();
-        let x = graph.input("x", [1, meta.mlp.inputs])?;
-        meta.mlp
-            .build(&mut graph, x, &params)
+        // Building the model once checks that every tensor is present with its layer's shape.
+        meta.model
+            .build(1, Some(&params), 0)
             .map_err(|e| describe(e.to_string()))?;
         Ok(Model { meta, params })
     }

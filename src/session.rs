@@ -50,6 +50,24 @@ impl Device {
     }
 }
 
+/// Whether a run trains or evaluates; dropout is active only in training mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Dropout drops; [`Session::step`] always runs in this mode.
+    Train,
+    /// Dropout is the identity; the default for [`Session::run`].
+    #[default]
+    Eval,
+}
+
+/// What a run tells the kernels beyond their inputs: the step number that seeds dropout masks,
+/// and whether dropout is active.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RunState {
+    pub step: u32,
+    pub training: bool,
+}
+
 enum Backend {
     Cpu(CpuExecutor),
     Gpu(GpuExecutor),
@@ -78,6 +96,7 @@ pub struct Session {
     forward_plans: HashMap<NodeId, (Vec<NodeId>, Vec<NodeId>)>,
     rules: HashMap<NodeId, Vec<FeedRule>>,
     step: u64,
+    mode: Mode,
 }
 
 impl Session {
@@ -177,6 +196,7 @@ impl Session {
             forward_plans: HashMap::new(),
             rules,
             step: 0,
+            mode: Mode::Eval,
         })
     }
 
@@ -188,6 +208,11 @@ impl Session {
     /// The device the session runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// Sets the mode of later [`Session::run`] calls ([`Mode::Eval`] unless changed).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
     }
 
     /// The number of training steps taken.
@@ -212,12 +237,16 @@ impl Session {
         let inputs = self.step_inputs.clone();
         self.feed(feeds, &inputs)?;
         let step = self.step + 1;
+        let state = RunState {
+            step: step as u32,
+            training: true,
+        };
         let value = match &mut self.backend {
             Backend::Cpu(exec) => {
-                exec.run(&self.graph, &self.step_nodes, Some(step))?;
+                exec.run(&self.graph, &self.step_nodes, Some(step), state)?;
                 exec.read(loss)[0]
             }
-            Backend::Gpu(exec) => exec.run(&self.step_nodes, Some(step), loss, 1)?[0],
+            Backend::Gpu(exec) => exec.run(&self.step_nodes, Some(step), state, loss, 1)?[0],
         };
         self.step = step;
         if !value.is_finite() {
@@ -230,6 +259,41 @@ impl Session {
         Ok(value)
     }
 
+    /// Runs the forward and backward nodes of one training step with a wait after each kernel
+    /// and returns each node's name and wall time in seconds, slowest first. The parameters
+    /// are not updated. On the CPU backend the times are those of the reference loops.
+    pub fn profile_step(&mut self, feeds: &[(NodeId, &[f32])]) -> Result<Vec<(String, f64)>> {
+        let inputs = self.step_inputs.clone();
+        self.feed(feeds, &inputs)?;
+        let state = RunState {
+            step: self.step as u32 + 1,
+            training: true,
+        };
+        let nodes = self.step_nodes.clone();
+        let times = match &mut self.backend {
+            Backend::Gpu(exec) => exec.profile(&nodes, state)?,
+            Backend::Cpu(exec) => {
+                let mut times = Vec::new();
+                for &id in &nodes {
+                    let started = std::time::Instant::now();
+                    exec.run(&self.graph, &[id], None, state)?;
+                    times.push((id, started.elapsed().as_secs_f64()));
+                }
+                times
+            }
+        };
+        let mut named: Vec<(String, f64)> = times
+            .into_iter()
+            .map(|(id, t)| {
+                let node = self.graph.node(id);
+                let shape = &node.shape;
+                (format!("{}#{} {shape}", node.op.name(), id.0), t)
+            })
+            .collect();
+        named.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(named)
+    }
+
     /// Computes `output` from `feeds` without updating anything.
     pub fn run(&mut self, feeds: &[(NodeId, &[f32])], output: NodeId) -> Result<Tensor> {
         self.graph.try_node(output)?;
@@ -240,12 +304,16 @@ impl Session {
             .clone();
         self.feed(feeds, &inputs)?;
         let shape = self.graph.shape(output).clone();
+        let state = RunState {
+            step: self.step as u32,
+            training: self.mode == Mode::Train,
+        };
         let values = match &mut self.backend {
             Backend::Cpu(exec) => {
-                exec.run(&self.graph, &nodes, None)?;
+                exec.run(&self.graph, &nodes, None, state)?;
                 exec.read(output)
             }
-            Backend::Gpu(exec) => exec.run(&nodes, None, output, shape.numel())?,
+            Backend::Gpu(exec) => exec.run(&nodes, None, state, output, shape.numel())?,
         };
         Tensor::new(shape, values)
     }

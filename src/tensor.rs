@@ -80,19 +80,18 @@ impl Shape {
         Ok(Shape(dims))
     }
 
-    /// Row-major strides of this shape padded to [`MAX_RANK`], with stride 0 on every dimension
-    /// that broadcasts to `target`. `target` must be a broadcast of `self`.
+    /// Row-major strides of this shape padded to [`MAX_RANK`], with stride 0 on every
+    /// dimension of size 1, the ones broadcasting stretches to `target`'s size. Fails when
+    /// either rank is above [`MAX_RANK`].
     pub fn broadcast_strides(&self, target: &Shape, op: &'static str) -> Result<[usize; MAX_RANK]> {
         let dims = self.padded(op)?;
-        let target_dims = target.padded(op)?;
+        target.padded(op)?;
         let mut strides = [0; MAX_RANK];
         let mut stride = 1;
         for d in (0..MAX_RANK).rev() {
-            strides[d] = if dims[d] == 1 && target_dims[d] != 1 {
-                0
-            } else {
-                stride
-            };
+            // A size-1 dimension only has coordinate 0, so its stride is 0 whether or not
+            // broadcasting stretches it.
+            strides[d] = if dims[d] == 1 { 0 } else { stride };
             stride *= dims[d];
         }
         Ok(strides)

@@ -1,4 +1,4 @@
-//! Training and evaluating a multilayer perceptron on prepared tabular data.
+//! Training and evaluating a model on prepared data.
 //!
 //! [`fit`] compiles one training step for a fixed batch size and runs it over shuffled batches
 //! for a number of epochs. The last batch of an epoch is padded with rows of weight zero, which
@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::cpu::kernels::sigmoid_scalar;
-use crate::data::{Dataset, Prepared, Task, balanced_class_weights};
+use crate::data::{Dataset, Prepared, TargetEncoder, Task, balanced_class_weights};
 use crate::error::{Error, Result};
 use crate::gpu::GpuStats;
 use crate::graph::{Graph, NodeId};
@@ -20,9 +20,11 @@ use crate::metrics::{
     BinaryMetrics, MultiClassMetrics, RegressionMetrics, binary_metrics, multiclass_metrics,
     regression_metrics,
 };
-use crate::model::{Activation, FORMAT_VERSION, MlpSpec, Model, ModelMeta};
+use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::session::{Device, Session};
+use crate::spec::ModelSpec;
+use crate::tensor::Tensor;
 
 /// How rows are weighted in the loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +44,6 @@ pub struct TrainOptions {
     pub batch_size: usize,
     /// Update rule and learning rate.
     pub optimizer: Optimizer,
-    /// Hidden layer widths.
-    pub hidden: Vec<usize>,
-    /// Activation after each hidden layer.
-    pub activation: Activation,
     /// Seed of the weight initialisation and of the batch order.
     pub seed: u64,
     /// Row weighting of classification losses.
@@ -55,14 +53,12 @@ pub struct TrainOptions {
 }
 
 impl Default for TrainOptions {
-    /// 50 epochs of batch 256, Adam at 1e-3, two hidden layers of 64 with relu, seed 0.
+    /// 50 epochs of batch 256, Adam at 1e-3, seed 0.
     fn default() -> Self {
         TrainOptions {
             epochs: 50,
             batch_size: 256,
             optimizer: Optimizer::adam(1e-3),
-            hidden: vec![64, 64],
-            activation: Activation::Relu,
             seed: 0,
             class_weight: ClassWeight::None,
             max_steps: None,
@@ -85,11 +81,44 @@ pub struct StepProgress {
     pub epoch_loss: f32,
 }
 
+/// Training and validation data with what the loss needs to know about the target.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainSet<'a> {
+    /// Rows the model learns from.
+    pub train: &'a Dataset,
+    /// Rows the metrics are computed on.
+    pub val: &'a Dataset,
+    /// Shape of one sample; its product is the datasets' `n_features`.
+    pub sample_shape: &'a [usize],
+    /// The task, which picks the loss and the metrics.
+    pub task: Task,
+    /// Class names, or the regression target's scaling.
+    pub target: &'a TargetEncoder,
+}
+
+impl<'a> TrainSet<'a> {
+    /// The training set of prepared tabular data: one sample is one row of features.
+    pub fn from_prepared(data: &'a Prepared, sample_shape: &'a [usize]) -> Self {
+        TrainSet {
+            train: &data.train,
+            val: &data.val,
+            sample_shape,
+            task: data.task,
+            target: &data.target,
+        }
+    }
+
+    /// The width of the model's output for this task.
+    pub fn output_width(&self) -> usize {
+        output_width(self.task, self.target.classes().len())
+    }
+}
+
 /// The result of [`fit`].
 #[derive(Clone, Debug)]
 pub struct Fitted {
-    /// The trained model with its encodings.
-    pub model: Model,
+    /// The trained parameters by name.
+    pub params: Vec<(String, Tensor)>,
     /// Mean training loss of each epoch, weighted by rows.
     pub epoch_losses: Vec<f32>,
     /// The loss of every step, in order.
@@ -127,16 +156,16 @@ struct ModelGraph {
     loss: NodeId,
 }
 
-/// Builds `spec` on a batch of `rows` with the loss of `task`.
+/// Builds `spec` on a batch of `rows` with the loss of `task`, with the given parameters or
+/// fresh ones from `seed`.
 fn model_graph(
-    spec: &MlpSpec,
-    params: &[(String, crate::Tensor)],
+    spec: &ModelSpec,
+    params: Option<&[(String, Tensor)]>,
+    seed: u64,
     task: Task,
     rows: usize,
 ) -> Result<ModelGraph> {
-    let mut graph = Graph::new();
-    let x = graph.input("features", [rows, spec.inputs])?;
-    let output = spec.build(&mut graph, x, params)?;
+    let (mut graph, x, output) = spec.build(rows, params, seed)?;
     let weights = graph.input("row weights", [rows])?;
     let (targets, loss) = match task {
         Task::Binary => {
@@ -170,11 +199,12 @@ pub fn output_width(task: Task, classes: usize) -> usize {
     }
 }
 
-/// Trains an MLP on `data.train` and evaluates it on `data.val`.
+/// Trains `spec` on `data.train` and evaluates it on `data.val`.
 ///
 /// `on_step` runs after every step, for progress output.
 pub fn fit(
-    data: &Prepared,
+    data: &TrainSet,
+    spec: &ModelSpec,
     options: &TrainOptions,
     device: &Device,
     on_step: &mut dyn FnMut(&StepProgress),
@@ -185,20 +215,15 @@ pub fn fit(
             options.batch_size, options.epochs
         )));
     }
-    if options.hidden.contains(&0) {
+    let width: usize = spec.input_shape.iter().product();
+    if spec.input_shape != data.sample_shape || data.train.n_features != width {
         return Err(Error::Feed(format!(
-            "hidden layer widths {:?} must all be at least 1",
-            options.hidden
+            "the model takes samples of shape {:?} but the data has shape {:?} ({} values each)",
+            spec.input_shape, data.sample_shape, data.train.n_features
         )));
     }
     let classes = data.target.classes().len();
-    let spec = MlpSpec {
-        inputs: data.features.n_features(),
-        hidden: options.hidden.clone(),
-        outputs: output_width(data.task, classes),
-        activation: options.activation,
-    };
-    let train = &data.train;
+    let train = data.train;
     let batch = options.batch_size.min(train.rows.max(1));
     let row_weights = match (options.class_weight, data.task) {
         (ClassWeight::Balanced, Task::Binary | Task::MultiClass) => {
@@ -213,12 +238,12 @@ pub fn fit(
     };
 
     let started = Instant::now();
-    let mg = model_graph(&spec, &spec.init(options.seed), data.task, batch)?;
+    let mg = model_graph(spec, None, options.seed, data.task, batch)?;
     let mut session = Session::training(mg.graph, mg.loss, options.optimizer, device)?;
     let mut first_step_seconds = None;
 
     let batches = train.rows.div_ceil(batch);
-    let mut buffers = BatchBuffers::new(batch, spec.inputs);
+    let mut buffers = BatchBuffers::new(batch, width);
     let mut order: Vec<usize> = (0..train.rows).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0BA7_C4E5);
     let mut epoch_losses = Vec::new();
@@ -261,21 +286,11 @@ pub fn fit(
     let train_seconds = train_start.elapsed().as_secs_f64();
     let gpu_stats = session.gpu_stats();
 
-    let outputs = run_batched(&mut session, mg.x, mg.output, &data.val, batch)?;
+    let outputs = run_batched(&mut session, mg.x, mg.output, data.val, batch)?;
     let validation = evaluate(data, &outputs);
     let params = session.parameters()?;
-    let model = Model {
-        meta: ModelMeta {
-            format_version: FORMAT_VERSION,
-            task: data.task,
-            mlp: spec,
-            features: data.features.clone(),
-            target: data.target.clone(),
-        },
-        params,
-    };
     Ok(Fitted {
-        model,
+        params,
         epoch_losses,
         step_losses,
         validation,
@@ -370,8 +385,8 @@ pub fn argmax(row: &[f32]) -> usize {
     best
 }
 
-fn evaluate(data: &Prepared, outputs: &[f32]) -> Evaluation {
-    let val = &data.val;
+fn evaluate(data: &TrainSet, outputs: &[f32]) -> Evaluation {
+    let val = data.val;
     match data.task {
         Task::Binary => {
             let scores = output_to_predictions(Task::Binary, outputs, 1);
@@ -399,28 +414,29 @@ fn evaluate(data: &Prepared, outputs: &[f32]) -> Evaluation {
     }
 }
 
-/// Runs a saved model on encoded `features` (`rows × model inputs`, row-major) and returns
-/// the raw outputs, row-major.
-pub fn predict(model: &Model, features: &[f32], rows: usize, device: &Device) -> Result<Vec<f32>> {
-    let spec = &model.meta.mlp;
-    if features.len() != rows * spec.inputs {
+/// Runs a saved model on encoded samples (`rows × product of the input shape`, row-major)
+/// and returns the raw outputs, row-major.
+pub fn predict(model: &Model, samples: &[f32], rows: usize, device: &Device) -> Result<Vec<f32>> {
+    let spec = &model.meta.model;
+    let width: usize = spec.input_shape.iter().product();
+    if samples.len() != rows * width {
         return Err(Error::Feed(format!(
-            "{} feature values do not make {rows} rows of {} features",
-            features.len(),
-            spec.inputs
+            "{} values do not make {rows} samples of shape {:?}",
+            samples.len(),
+            spec.input_shape
         )));
     }
     if rows == 0 {
         return Ok(Vec::new());
     }
     let batch = rows.min(1024);
-    let mg = model_graph(spec, &model.params, model.meta.task, batch)?;
+    let mg = model_graph(spec, Some(&model.params), 0, model.meta.task, batch)?;
     let mut session = Session::inference(mg.graph, device)?;
     let data = Dataset {
-        features: features.to_vec(),
+        features: samples.to_vec(),
         targets: vec![0.0; rows],
         rows,
-        n_features: spec.inputs,
+        n_features: width,
     };
     run_batched(&mut session, mg.x, mg.output, &data, batch)
 }

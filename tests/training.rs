@@ -10,7 +10,8 @@ mod common;
 use std::path::PathBuf;
 
 use edgegrad::data::{PrepareOptions, Prepared, Table, prepare, simulate_milling};
-use edgegrad::train::{Evaluation, Fitted, TrainOptions, fit};
+use edgegrad::spec::{Layer, ModelSpec, mlp_layers};
+use edgegrad::train::{Evaluation, Fitted, TrainOptions, TrainSet, fit};
 use edgegrad::{Device, Optimizer};
 
 /// The AI4I file, or `None` when the data folder is not configured and not required.
@@ -53,8 +54,15 @@ fn simulated() -> Prepared {
     .unwrap()
 }
 
+/// Trains the documented MLP, inputs → 64 → 64 → 1 with relu, on `data`.
 fn train(data: &Prepared, options: &TrainOptions, device: &Device) -> Fitted {
-    fit(data, options, device, &mut |_| {}).unwrap()
+    let shape = [data.features.n_features()];
+    let spec = ModelSpec {
+        input_shape: shape.to_vec(),
+        layers: mlp_layers(&[64, 64], Layer::Relu, 1),
+    };
+    let set = TrainSet::from_prepared(data, &shape);
+    fit(&set, &spec, options, device, &mut |_| {}).unwrap()
 }
 
 fn assert_losses_agree(data: &Prepared, options: &TrainOptions, what: &str) {

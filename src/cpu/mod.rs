@@ -1,10 +1,12 @@
 //! The CPU reference backend: runs a compiled graph with the plain loops of [`kernels`].
 
 pub mod kernels;
+pub mod window;
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId, Op, as_4d};
 use crate::optim::{Optimizer, update_cpu};
+use crate::session::RunState;
 
 /// Node values and optimizer state held in host memory.
 pub(crate) struct CpuExecutor {
@@ -56,9 +58,15 @@ impl CpuExecutor {
     }
 
     /// Evaluates `nodes` in order, then applies the optimizer update at `update_step` if given.
-    pub fn run(&mut self, graph: &Graph, nodes: &[NodeId], update_step: Option<u64>) -> Result<()> {
+    pub fn run(
+        &mut self,
+        graph: &Graph,
+        nodes: &[NodeId],
+        update_step: Option<u64>,
+        state: RunState,
+    ) -> Result<()> {
         for &id in nodes {
-            let value = self.evaluate(graph, id)?;
+            let value = self.evaluate(graph, id, state)?;
             self.values[id.0] = value;
         }
         if let (Some(step), Some(optimizer)) = (update_step, self.optimizer) {
@@ -77,7 +85,7 @@ impl CpuExecutor {
         Ok(())
     }
 
-    fn evaluate(&self, graph: &Graph, id: NodeId) -> Result<Vec<f32>> {
+    fn evaluate(&self, graph: &Graph, id: NodeId, state: RunState) -> Result<Vec<f32>> {
         let node = graph.node(id);
         let input = |i: usize| self.values[node.inputs[i].0].as_slice();
         let shape_of = |i: usize| graph.shape(node.inputs[i]);
@@ -164,6 +172,56 @@ impl CpuExecutor {
                 let columns = shape_of(0).numel() / shape_of(0).dims()[0];
                 let dloss = input(3)[0];
                 kernels::mean_squared_error_backward(input(0), input(1), input(2), dloss, columns)
+            }
+            Op::Conv { window } => window::conv_forward(
+                input(0),
+                &as_4d(shape_of(0)),
+                input(1),
+                &as_4d(shape_of(1)),
+                input(2),
+                window,
+                &as_4d(out),
+            ),
+            Op::ConvBackwardInput { window } => window::conv_backward_input(
+                input(0),
+                &as_4d(shape_of(0)),
+                input(1),
+                &as_4d(shape_of(1)),
+                window,
+                &as_4d(out),
+            ),
+            Op::ConvBackwardWeight { window } => window::conv_backward_weight(
+                input(0),
+                &as_4d(shape_of(0)),
+                input(1),
+                &as_4d(shape_of(1)),
+                window,
+                &as_4d(out),
+            ),
+            Op::ChannelSum => window::channel_sum(input(0), &as_4d(shape_of(0))),
+            Op::MaxPool { window } => {
+                window::max_pool(input(0), &as_4d(shape_of(0)), window, &as_4d(out))
+            }
+            Op::MaxPoolBackward { window } => window::max_pool_backward(
+                input(0),
+                &as_4d(shape_of(0)),
+                input(1),
+                window,
+                &as_4d(shape_of(1)),
+            ),
+            Op::AvgPool { window } => {
+                window::avg_pool(input(0), &as_4d(shape_of(0)), window, &as_4d(out))
+            }
+            Op::AvgPoolBackward { window } => {
+                window::avg_pool_backward(input(0), &as_4d(shape_of(0)), window, &as_4d(out))
+            }
+            Op::Reshape => input(0).to_vec(),
+            Op::Dropout { p, seed } | Op::DropoutBackward { p, seed } => {
+                if state.training {
+                    window::dropout(input(0), *p, *seed, state.step)
+                } else {
+                    input(0).to_vec()
+                }
             }
         })
     }

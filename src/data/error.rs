@@ -1,11 +1,12 @@
-//! Errors raised while loading, checking, preparing and encoding tabular data.
+//! Errors raised while loading, checking, preparing and encoding tabular data and samples.
 //!
 //! Every message names the input, the column and the line or row involved, and gives the fix,
 //! because these errors reach the command-line user unchanged.
 
 use std::path::PathBuf;
 
-/// An error from CSV loading, table construction, data preparation or feature encoding.
+/// An error from CSV loading, table construction, data preparation, feature encoding or
+/// sample loading.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The CSV file could not be opened.
@@ -353,6 +354,236 @@ pub enum DataError {
     InvalidTask {
         /// The text given.
         value: String,
+    },
+
+    /// A sample file contains a value that is not a number.
+    #[error(
+        "invalid number `{value}` at {location}; every value of a sample must be a number, so \
+         fix the value or remove the row"
+    )]
+    InvalidSampleValue {
+        /// Location of the value, such as "line 7, 0-based column 3 of TS1.txt".
+        location: String,
+        /// The text that failed to parse.
+        value: String,
+    },
+
+    /// A sample value or label is NaN or infinite.
+    #[error(
+        "value `{value}` at {location} is NaN or infinite as a 32-bit float; replace it with a \
+         finite number or remove the sample"
+    )]
+    NonFiniteSample {
+        /// Location of the value, such as "sample 1024 (byte offset 4096) of signal.f32".
+        location: String,
+        /// The value as written or read.
+        value: String,
+    },
+
+    /// A label is not a number.
+    #[error(
+        "invalid label `{value}` at {location}; labels must be numbers such as class indices, \
+         so fix the value or choose another label column"
+    )]
+    InvalidLabel {
+        /// Location of the label, such as "line 7, 0-based column 0 of profile.txt".
+        location: String,
+        /// The text that failed to parse.
+        value: String,
+    },
+
+    /// A row of a sample file has a different number of values than the rows before it.
+    #[error(
+        "line {line} of {input} has {found} values but {reference} has {expected}; every \
+         sample needs the same shape, so give every row {expected} values"
+    )]
+    SampleRowLength {
+        /// Name of the input.
+        input: String,
+        /// 1-based line number.
+        line: u64,
+        /// Number of values on the line.
+        found: usize,
+        /// Number of values expected.
+        expected: usize,
+        /// The row that set the expected length, such as "line 1 of TS1.txt".
+        reference: String,
+    },
+
+    /// Files that must contain one row per sample have different numbers of rows.
+    #[error(
+        "{input} has {found} rows but {reference} has {expected}; the channel files and the \
+         label file need one row per sample, in the same order"
+    )]
+    SampleCountMismatch {
+        /// Name of the file with the unexpected row count.
+        input: String,
+        /// Its number of rows.
+        found: usize,
+        /// Name of the file that set the expected count.
+        reference: String,
+        /// The expected number of rows.
+        expected: usize,
+    },
+
+    /// A sample file contains no data rows.
+    #[error("{input} contains no samples; add at least one data row")]
+    NoSamples {
+        /// Name of the input.
+        input: String,
+    },
+
+    /// No channel files were given.
+    #[error("no channel files given; pass at least one file with one row per sample")]
+    NoChannelFiles,
+
+    /// The label column is beyond the end of a row.
+    #[error(
+        "label column {column} does not exist at line {line} of {input}, which has {found} \
+         columns numbered from 0; pass a label column below {found}"
+    )]
+    LabelColumnOutOfRange {
+        /// Name of the input.
+        input: String,
+        /// 1-based line number.
+        line: u64,
+        /// The 0-based label column requested.
+        column: usize,
+        /// Number of columns on the line.
+        found: usize,
+    },
+
+    /// Every sample has the same label.
+    #[error(
+        "every label in {labels} is `{value}`, so there is nothing to classify; choose a label \
+         column with at least two classes"
+    )]
+    SingleSampleClass {
+        /// The label column, such as "column 0 of profile.txt".
+        labels: String,
+        /// The only label.
+        value: String,
+    },
+
+    /// The signal window or stride is zero.
+    #[error("{parameter} must be at least 1 sample, got 0; pass a positive {parameter}")]
+    ZeroWindow {
+        /// "window" or "stride".
+        parameter: &'static str,
+    },
+
+    /// A signal file's size is not a whole number of 32-bit floats.
+    #[error(
+        "{} has {bytes} bytes, which is not a multiple of 4; a signal file must contain only \
+         little-endian 32-bit floats, so check that it is complete and not in another format",
+        path.display()
+    )]
+    SignalFileSize {
+        /// Path of the file.
+        path: PathBuf,
+        /// Its size in bytes.
+        bytes: usize,
+    },
+
+    /// A signal file listed in a manifest does not exist.
+    #[error(
+        "signal file `{file}` listed in {} was not found in {} or in any of its subfolders; \
+         write paths in the file column relative to the manifest's folder",
+        manifest.display(),
+        folder.display()
+    )]
+    SignalFileNotFound {
+        /// The path as listed in the manifest.
+        file: String,
+        /// Path of the manifest.
+        manifest: PathBuf,
+        /// The manifest's folder.
+        folder: PathBuf,
+    },
+
+    /// A signal file listed in a manifest by name alone exists in several subfolders.
+    #[error(
+        "signal file `{file}` listed in {} is not next to the manifest but exists in several of \
+         its subfolders ({candidates}); write the path relative to the manifest's folder, such \
+         as `subfolder/{file}`",
+        manifest.display()
+    )]
+    SignalFileAmbiguous {
+        /// The path as listed in the manifest.
+        file: String,
+        /// Path of the manifest.
+        manifest: PathBuf,
+        /// The matching paths, quoted and comma-separated.
+        candidates: String,
+    },
+
+    /// A signal file is shorter than one window.
+    #[error(
+        "{} has {samples} samples, fewer than one window of {window}; use a window of at most \
+         {samples} samples or remove the file from the manifest",
+        path.display()
+    )]
+    SignalTooShort {
+        /// Path of the file.
+        path: PathBuf,
+        /// Number of samples in the file.
+        samples: usize,
+        /// The window length in samples.
+        window: usize,
+    },
+
+    /// The time split of the signal windows leaves a class out of one split.
+    #[error(
+        "class `{class}` gets no {split} window, because the windows of its files ({files}) are \
+         split by time within each file and too few fit; use a smaller window or stride, \
+         longer files, or a validation fraction that leaves windows on both sides"
+    )]
+    SignalSplitEmpty {
+        /// The class label.
+        class: String,
+        /// "training" or "validation".
+        split: &'static str,
+        /// The class's files, quoted and comma-separated.
+        files: String,
+    },
+
+    /// An image shape has a zero dimension.
+    #[error(
+        "image shape {shape:?} has a zero dimension; pass [channels, height, width] with every \
+         dimension at least 1"
+    )]
+    ZeroImageDimension {
+        /// The shape given.
+        shape: [usize; 3],
+    },
+
+    /// The image shape does not match the number of pixel columns.
+    #[error(
+        "image shape {shape:?} needs {pixels} pixel columns plus one label column, but line \
+         {line} of {input} has {columns} columns; pass a shape whose product is the number of \
+         pixel columns"
+    )]
+    ImageShapeMismatch {
+        /// Name of the input.
+        input: String,
+        /// 1-based line number of the first data row.
+        line: u64,
+        /// The shape given.
+        shape: [usize; 3],
+        /// Product of the shape.
+        pixels: usize,
+        /// Number of columns on the line.
+        columns: usize,
+    },
+
+    /// A saved channel normalisation does not fit the samples it is applied to.
+    #[error(
+        "the channel normalisation {problem}; use the normalisation saved with the model that \
+         reads these samples"
+    )]
+    InvalidChannelNorm {
+        /// The mismatch, such as "has 3 channel means but the samples have 8 channels".
+        problem: String,
     },
 }
 

@@ -10,6 +10,7 @@ mod csv_io;
 mod encode;
 mod error;
 mod prepare;
+mod samples;
 mod simulate;
 mod split;
 mod table;
@@ -18,6 +19,9 @@ mod target;
 pub use encode::{FeatureColumn, FeatureEncoder, TargetEncoder};
 pub use error::DataError;
 pub use prepare::{Dataset, PrepareOptions, Prepared, prepare};
+pub use samples::{
+    ChannelNorm, SampleData, SampleSource, load_channels, load_images, load_signal, read_samples,
+};
 pub use simulate::simulate_milling;
 pub use table::{Column, Table, format_number};
 pub use target::{Task, balanced_class_weights};

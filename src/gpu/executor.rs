@@ -15,8 +15,9 @@ use wgpu::util::DeviceExt;
 use super::context::GpuContext;
 use super::kernels::{Kernel, MATMUL_BLOCKED_TILE, MATMUL_TILE, ParamBlock, WORKGROUP_SIZE, uvec4};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId, Op, Window2d, as_4d};
 use crate::optim::Optimizer;
+use crate::session::RunState;
 use crate::tensor::Shape;
 
 /// One recorded kernel launch.
@@ -49,6 +50,7 @@ pub(crate) struct GpuExecutor {
     update_params: Option<wgpu::Buffer>,
     optimizer: Option<Optimizer>,
     staging: HashMap<NodeId, wgpu::Buffer>,
+    run_state: wgpu::Buffer,
     stats: GpuStats,
 }
 
@@ -63,13 +65,19 @@ impl GpuExecutor {
         optimizer: Option<Optimizer>,
     ) -> Result<Self> {
         let mut exec = GpuExecutor {
-            ctx,
+            ctx: Arc::clone(&ctx),
             buffers: (0..graph.nodes().len()).map(|_| None).collect(),
             dispatches: (0..graph.nodes().len()).map(|_| None).collect(),
             updates: Vec::new(),
             update_params: None,
             optimizer,
             staging: HashMap::new(),
+            run_state: ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("edgegrad run state"),
+                size: 8,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
             stats: GpuStats::default(),
         };
         let mut needed: Vec<NodeId> = nodes.to_vec();
@@ -280,9 +288,50 @@ impl GpuExecutor {
                 };
                 (kernel, [1, 1, 1])
             }
+            Op::Reshape => (Kernel::CopyForward, self.grid_1d(len, op_name)?),
+            Op::Dropout { p, seed } | Op::DropoutBackward { p, seed } => {
+                params.sizes = UVec4::new(len as u32, *seed, 0, 0);
+                params.scalars = Vec4::new(*p, 0.0, 0.0, 0.0);
+                (Kernel::DropoutForward, self.grid_1d(len, op_name)?)
+            }
+            Op::Conv { window } => {
+                window_params(&mut params, as_4d(shape_of(0)), as_4d(out_shape), window);
+                (Kernel::ConvForward, self.grid_1d(len, op_name)?)
+            }
+            Op::ConvBackwardInput { window } => {
+                window_params(&mut params, as_4d(out_shape), as_4d(shape_of(0)), window);
+                (Kernel::ConvBackwardInput, self.grid_1d(len, op_name)?)
+            }
+            Op::ConvBackwardWeight { window } => {
+                window_params(&mut params, as_4d(shape_of(1)), as_4d(shape_of(0)), window);
+                (Kernel::ConvBackwardWeight, self.grid_1d(len, op_name)?)
+            }
+            Op::ChannelSum => {
+                params.dims_a = uvec4(&as_4d(shape_of(0)));
+                (Kernel::ChannelSum, self.grid_1d(len, op_name)?)
+            }
+            Op::MaxPool { window } => {
+                window_params(&mut params, as_4d(shape_of(0)), as_4d(out_shape), window);
+                (Kernel::MaxPoolForward, self.grid_1d(len, op_name)?)
+            }
+            Op::MaxPoolBackward { window } => {
+                window_params(&mut params, as_4d(shape_of(0)), as_4d(shape_of(1)), window);
+                (Kernel::MaxPoolBackward, self.grid_1d(len, op_name)?)
+            }
+            Op::AvgPool { window } => {
+                window_params(&mut params, as_4d(shape_of(0)), as_4d(out_shape), window);
+                (Kernel::AvgPoolForward, self.grid_1d(len, op_name)?)
+            }
+            Op::AvgPoolBackward { window } => {
+                window_params(&mut params, as_4d(out_shape), as_4d(shape_of(0)), window);
+                (Kernel::AvgPoolBackward, self.grid_1d(len, op_name)?)
+            }
         };
         let mut buffers = vec![self.buffer(id)];
         buffers.extend(inputs.iter().map(|&input| self.buffer(input)));
+        if kernel == Kernel::DropoutForward {
+            buffers.push(&self.run_state);
+        }
         let label = format!("{op_name}#{}", id.0);
         self.make_dispatch(kernel, &params, &buffers, workgroups, &label)
     }
@@ -407,9 +456,15 @@ impl GpuExecutor {
         &mut self,
         nodes: &[NodeId],
         update_step: Option<u64>,
+        state: RunState,
         read: NodeId,
         read_len: usize,
     ) -> Result<Vec<f32>> {
+        let words = [state.step, u32::from(state.training)];
+        self.ctx
+            .queue
+            .write_buffer(&self.run_state, 0, bytemuck::cast_slice(&words));
+        self.stats.bytes_uploaded += 8;
         if let (Some(step), Some(optimizer), Some(uniform)) =
             (update_step, self.optimizer, self.update_params.as_ref())
         {
@@ -473,6 +528,38 @@ impl GpuExecutor {
         Ok(values)
     }
 
+    /// Runs each dispatch of `nodes` in its own submission and waits for it, returning the
+    /// wall time of each; a diagnostic that shows which kernels dominate a step.
+    pub fn profile(&mut self, nodes: &[NodeId], state: RunState) -> Result<Vec<(NodeId, f64)>> {
+        let words = [state.step, u32::from(state.training)];
+        self.ctx
+            .queue
+            .write_buffer(&self.run_state, 0, bytemuck::cast_slice(&words));
+        let mut times = Vec::new();
+        for &id in nodes {
+            let Some(dispatch) = self.dispatches[id.0].as_ref() else {
+                continue;
+            };
+            let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&dispatch.pipeline);
+                pass.set_bind_group(0, &dispatch.bind_group, &[]);
+                let [x, y, z] = dispatch.workgroups;
+                pass.dispatch_workgroups(x, y, z);
+            }
+            let started = std::time::Instant::now();
+            self.ctx.queue.submit([encoder.finish()]);
+            self.ctx
+                .device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Device(format!("waiting for the GPU failed: {e}")))?;
+            times.push((id, started.elapsed().as_secs_f64()));
+        }
+        self.ctx.check_device()?;
+        Ok(times)
+    }
+
     /// Resets the per-step counters; called at the start of each step.
     pub fn begin_step(&mut self) {
         self.stats.bytes_uploaded = 0;
@@ -519,6 +606,15 @@ impl GpuExecutor {
 
     /// Reads the current value of a node without running anything.
     pub fn read(&mut self, id: NodeId, len: usize) -> Result<Vec<f32>> {
-        self.run(&[], None, id, len)
+        self.run(&[], None, RunState::default(), id, len)
     }
+}
+
+/// Fills the window parameters that `conv.wgsl` and `pool.wgsl` read: input dims, output
+/// dims, kernel and stride, padding and dilation.
+fn window_params(params: &mut ParamBlock, input: [usize; 4], output: [usize; 4], w: &Window2d) {
+    params.dims_a = uvec4(&input);
+    params.dims_b = uvec4(&output);
+    params.dims_c = uvec4(&[w.kernel[0], w.kernel[1], w.stride[0], w.stride[1]]);
+    params.sizes = uvec4(&[w.padding[0], w.padding[1], w.dilation[0], w.dilation[1]]);
 }

@@ -31,16 +31,22 @@ pub enum ShaderFile {
     Loss,
     /// `optimizer.wgsl`: parameter updates.
     Optimizer,
+    /// `conv.wgsl`: convolution and its gradients.
+    Conv,
+    /// `pool.wgsl`: max and average pooling and their gradients.
+    Pool,
 }
 
 impl ShaderFile {
     /// Every shader file.
-    pub const ALL: [ShaderFile; 5] = [
+    pub const ALL: [ShaderFile; 7] = [
         ShaderFile::Matmul,
         ShaderFile::Elementwise,
         ShaderFile::Reduce,
         ShaderFile::Loss,
         ShaderFile::Optimizer,
+        ShaderFile::Conv,
+        ShaderFile::Pool,
     ];
 
     /// The file name under `shaders/`.
@@ -51,6 +57,8 @@ impl ShaderFile {
             ShaderFile::Reduce => "reduce.wgsl",
             ShaderFile::Loss => "loss.wgsl",
             ShaderFile::Optimizer => "optimizer.wgsl",
+            ShaderFile::Conv => "conv.wgsl",
+            ShaderFile::Pool => "pool.wgsl",
         }
     }
 
@@ -61,6 +69,8 @@ impl ShaderFile {
             ShaderFile::Reduce => include_str!("../../shaders/reduce.wgsl"),
             ShaderFile::Loss => include_str!("../../shaders/loss.wgsl"),
             ShaderFile::Optimizer => include_str!("../../shaders/optimizer.wgsl"),
+            ShaderFile::Conv => include_str!("../../shaders/conv.wgsl"),
+            ShaderFile::Pool => include_str!("../../shaders/pool.wgsl"),
         }
     }
 
@@ -126,11 +136,31 @@ pub enum Kernel {
     SgdMomentumStep,
     /// Adam or AdamW.
     AdamStep,
+    /// Copy, for reshapes.
+    CopyForward,
+    /// Dropout mask and scale, forward and backward.
+    DropoutForward,
+    /// Convolution plus bias.
+    ConvForward,
+    /// Convolution gradient for the input.
+    ConvBackwardInput,
+    /// Convolution gradient for the weight.
+    ConvBackwardWeight,
+    /// Per-channel sum, the bias gradient.
+    ChannelSum,
+    /// Max pooling.
+    MaxPoolForward,
+    /// Max pooling gradient.
+    MaxPoolBackward,
+    /// Average pooling.
+    AvgPoolForward,
+    /// Average pooling gradient.
+    AvgPoolBackward,
 }
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 21] = [
+    pub const ALL: [Kernel; 31] = [
         Kernel::MatmulTiled,
         Kernel::MatmulBlocked,
         Kernel::AddForward,
@@ -152,6 +182,16 @@ impl Kernel {
         Kernel::SgdStep,
         Kernel::SgdMomentumStep,
         Kernel::AdamStep,
+        Kernel::CopyForward,
+        Kernel::DropoutForward,
+        Kernel::ConvForward,
+        Kernel::ConvBackwardInput,
+        Kernel::ConvBackwardWeight,
+        Kernel::ChannelSum,
+        Kernel::MaxPoolForward,
+        Kernel::MaxPoolBackward,
+        Kernel::AvgPoolForward,
+        Kernel::AvgPoolBackward,
     ];
 
     /// The file holding the entry point.
@@ -169,6 +209,9 @@ impl Kernel {
             | MeanSquaredErrorForward
             | MeanSquaredErrorBackward => ShaderFile::Loss,
             SgdStep | SgdMomentumStep | AdamStep => ShaderFile::Optimizer,
+            CopyForward | DropoutForward => ShaderFile::Elementwise,
+            ConvForward | ConvBackwardInput | ConvBackwardWeight | ChannelSum => ShaderFile::Conv,
+            MaxPoolForward | MaxPoolBackward | AvgPoolForward | AvgPoolBackward => ShaderFile::Pool,
         }
     }
 
@@ -197,6 +240,16 @@ impl Kernel {
             SgdStep => "sgd_step",
             SgdMomentumStep => "sgd_momentum_step",
             AdamStep => "adam_step",
+            CopyForward => "copy_forward",
+            DropoutForward => "dropout_forward",
+            ConvForward => "conv_forward",
+            ConvBackwardInput => "conv_backward_input",
+            ConvBackwardWeight => "conv_backward_weight",
+            ChannelSum => "channel_sum",
+            MaxPoolForward => "max_pool_forward",
+            MaxPoolBackward => "max_pool_backward",
+            AvgPoolForward => "avg_pool_forward",
+            AvgPoolBackward => "avg_pool_backward",
         }
     }
 
@@ -204,9 +257,14 @@ impl Kernel {
     pub fn storage_bindings(self) -> &'static [Access] {
         use Kernel::*;
         match self {
-            ReluForward | SigmoidForward | TanhForward | ExpandForward | SumAll | SumTo => {
+            ReluForward | SigmoidForward | TanhForward | ExpandForward | SumAll | SumTo
+            | CopyForward | ChannelSum | MaxPoolForward | AvgPoolForward | AvgPoolBackward => {
                 &[ReadWrite, Read]
             }
+            DropoutForward | ConvBackwardInput | ConvBackwardWeight | MaxPoolBackward => {
+                &[ReadWrite, Read, Read]
+            }
+            ConvForward => &[ReadWrite, Read, Read, Read],
             MatmulTiled | MatmulBlocked | AddForward | ReluBackward | SigmoidBackward
             | TanhBackward => &[ReadWrite, Read, Read],
             SoftmaxCrossEntropyForward | BinaryCrossEntropyForward | MeanSquaredErrorForward => {

@@ -197,12 +197,54 @@ impl Graph {
                 let dx = self.push(backward, vec![inputs[0], inputs[1], inputs[2], dy], shape);
                 out.push((inputs[0], dx));
             }
+            Op::Conv { window } => {
+                let (x, weight, bias) = (inputs[0], inputs[1], inputs[2]);
+                if wants(0) {
+                    let shape = self.shape(x).clone();
+                    let dx = self.push(Op::ConvBackwardInput { window }, vec![dy, weight], shape);
+                    out.push((x, dx));
+                }
+                if wants(1) {
+                    let shape = self.shape(weight).clone();
+                    let dw = self.push(Op::ConvBackwardWeight { window }, vec![dy, x], shape);
+                    out.push((weight, dw));
+                }
+                if wants(2) {
+                    let shape = self.shape(bias).clone();
+                    out.push((bias, self.push(Op::ChannelSum, vec![dy], shape)));
+                }
+            }
+            Op::MaxPool { window } => {
+                let shape = self.shape(inputs[0]).clone();
+                let dx = self.push(Op::MaxPoolBackward { window }, vec![inputs[0], dy], shape);
+                out.push((inputs[0], dx));
+            }
+            Op::AvgPool { window } => {
+                let shape = self.shape(inputs[0]).clone();
+                let dx = self.push(Op::AvgPoolBackward { window }, vec![dy], shape);
+                out.push((inputs[0], dx));
+            }
+            Op::Reshape => {
+                let shape = self.shape(inputs[0]).clone();
+                out.push((inputs[0], self.reshape(dy, shape)?));
+            }
+            Op::Dropout { p, seed } => {
+                let shape = self.shape(inputs[0]).clone();
+                let dx = self.push(Op::DropoutBackward { p, seed }, vec![dy], shape);
+                out.push((inputs[0], dx));
+            }
             Op::ReluBackward
             | Op::SigmoidBackward
             | Op::TanhBackward
             | Op::SoftmaxCrossEntropyBackward
             | Op::BinaryCrossEntropyBackward
-            | Op::MeanSquaredErrorBackward => {
+            | Op::MeanSquaredErrorBackward
+            | Op::ConvBackwardInput { .. }
+            | Op::ConvBackwardWeight { .. }
+            | Op::ChannelSum
+            | Op::MaxPoolBackward { .. }
+            | Op::AvgPoolBackward { .. }
+            | Op::DropoutBackward { .. } => {
                 return Err(Error::InvalidNode(format!(
                     "{} has no gradient: second derivatives are not supported",
                     op.name()

@@ -5,10 +5,14 @@
 //! [`Error::Shape`] when the operands do not fit.
 
 mod autodiff;
+mod layers;
 mod op;
+mod window;
 
 pub use autodiff::Gradients;
+pub use layers::ConvOptions;
 pub use op::Op;
+pub use window::{Window2d, as_4d};
 
 use crate::error::{Error, Result};
 use crate::tensor::{Shape, Tensor};
@@ -116,7 +120,7 @@ impl Graph {
         NodeId(self.nodes.len() - 1)
     }
 
-    fn check(&self, ids: &[NodeId]) -> Result<()> {
+    pub(crate) fn check(&self, ids: &[NodeId]) -> Result<()> {
         for &id in ids {
             self.try_node(id)?;
         }

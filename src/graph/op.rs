@@ -1,5 +1,7 @@
 //! The closed set of graph operations and their properties.
 
+use super::window::Window2d;
+
 /// One operation in a [`Graph`](super::Graph). The output shape of every node is fixed when the
 /// node is added, so the op itself carries only what shapes cannot say.
 ///
@@ -68,6 +70,64 @@ pub enum Op {
     /// Gradient of [`Op::MeanSquaredError`] for the prediction: inputs `(prediction, target,
     /// weights, dloss [1])`.
     MeanSquaredErrorBackward,
+    /// Cross-correlation plus bias, as deep-learning frameworks define convolution: inputs
+    /// `(x [n, c_in, (h,) w], weight [c_out, c_in, (kh,) kw], bias [c_out])`.
+    Conv {
+        /// Kernel, stride, padding and dilation.
+        window: Window2d,
+    },
+    /// Gradient of [`Op::Conv`] for its input: inputs `(dy, weight)`.
+    ConvBackwardInput {
+        /// The forward op's window.
+        window: Window2d,
+    },
+    /// Gradient of [`Op::Conv`] for its weight: inputs `(dy, x)`.
+    ConvBackwardWeight {
+        /// The forward op's window.
+        window: Window2d,
+    },
+    /// Sum over every dimension but the channel dimension 1: `[n, c, ...]` to `[c]`. The
+    /// gradient of a convolution's bias.
+    ChannelSum,
+    /// Maximum over each window; padding never wins (it counts as −∞).
+    MaxPool {
+        /// Kernel, stride and padding; dilation is 1.
+        window: Window2d,
+    },
+    /// Gradient of [`Op::MaxPool`]: inputs `(x, dy)`. Each window's gradient goes to the first
+    /// maximum in row-major window order; overlapping windows add up.
+    MaxPoolBackward {
+        /// The forward op's window.
+        window: Window2d,
+    },
+    /// Mean over each window's real (non-padded) elements.
+    AvgPool {
+        /// Kernel, stride and padding; dilation is 1.
+        window: Window2d,
+    },
+    /// Gradient of [`Op::AvgPool`]: input `dy`, output the forward input's shape.
+    AvgPoolBackward {
+        /// The forward op's window.
+        window: Window2d,
+    },
+    /// The same values under the node's shape.
+    Reshape,
+    /// In training mode, zeroes each element with probability `p` and scales the others by
+    /// `1 / (1 − p)`; the identity in evaluation mode. The mask is a hash of `seed`, the step
+    /// number and the element index, so runs repeat and both backends draw the same mask.
+    Dropout {
+        /// Probability of dropping an element, in `[0, 1)`.
+        p: f32,
+        /// Seed of the mask.
+        seed: u32,
+    },
+    /// Gradient of [`Op::Dropout`]: input `dy`, the same mask and scale.
+    DropoutBackward {
+        /// The forward op's probability.
+        p: f32,
+        /// The forward op's seed.
+        seed: u32,
+    },
 }
 
 impl Op {
@@ -95,6 +155,17 @@ impl Op {
             Op::BinaryCrossEntropyBackward => "binary_cross_entropy_backward",
             Op::MeanSquaredError => "mean_squared_error",
             Op::MeanSquaredErrorBackward => "mean_squared_error_backward",
+            Op::Conv { .. } => "conv",
+            Op::ConvBackwardInput { .. } => "conv_backward_input",
+            Op::ConvBackwardWeight { .. } => "conv_backward_weight",
+            Op::ChannelSum => "channel_sum",
+            Op::MaxPool { .. } => "max_pool",
+            Op::MaxPoolBackward { .. } => "max_pool_backward",
+            Op::AvgPool { .. } => "avg_pool",
+            Op::AvgPoolBackward { .. } => "avg_pool_backward",
+            Op::Reshape => "reshape",
+            Op::Dropout { .. } => "dropout",
+            Op::DropoutBackward { .. } => "dropout_backward",
         }
     }
 

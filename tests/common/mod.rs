@@ -2,6 +2,8 @@
 //! comparison.
 #![allow(dead_code)]
 
+pub mod harness;
+
 use std::sync::OnceLock;
 
 use edgegrad::{Device, Tensor, gpu::DRIVER_HINT};

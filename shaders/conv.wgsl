@@ -1,0 +1,164 @@
+// Convolution (cross-correlation plus bias) over [batch, channels, height, width]; 1-D
+// convolutions arrive as height 1. Each entry point runs one invocation per element it writes
+// and gathers what it needs, so no two invocations write the same element.
+//
+// Params: dims_a = input dims (n, c_in, h, w), dims_b = output dims (n, c_out, h_out, w_out),
+// dims_c = (kernel h, kernel w, stride h, stride w), sizes = (pad h, pad w, dilation h,
+// dilation w). channel_sum reads dims_a only, as the dims of dy.
+
+@group(0) @binding(1) var<storage, read_write> result: array<f32>;
+@group(0) @binding(2) var<storage, read> lhs: array<f32>;  // x, or dy for the backward passes
+@group(0) @binding(3) var<storage, read> rhs: array<f32>;  // weight [c_out, c_in, kh, kw], or x
+@group(0) @binding(4) var<storage, read> bias: array<f32>; // [c_out]
+
+fn offset4(dims: vec4<u32>, a: u32, b: u32, c: u32, d: u32) -> u32 {
+    return ((a * dims.y + b) * dims.z + c) * dims.w + d;
+}
+
+// Input coordinate that tap k of output position `out` reads along one axis, or -1 in padding.
+fn tap(out: u32, k: u32, stride: u32, dilation: u32, pad: u32, size: u32) -> i32 {
+    let position = i32(out * stride + k * dilation) - i32(pad);
+    if (position < 0 || position >= i32(size)) {
+        return -1;
+    }
+    return position;
+}
+
+// Output coordinate whose tap k reads input coordinate `position`, or -1 if none does.
+fn source(position: u32, k: u32, stride: u32, dilation: u32, pad: u32, size: u32) -> i32 {
+    let shifted = i32(position + pad) - i32(k * dilation);
+    if (shifted < 0 || shifted % i32(stride) != 0) {
+        return -1;
+    }
+    let out = shifted / i32(stride);
+    if (out >= i32(size)) {
+        return -1;
+    }
+    return out;
+}
+
+@compute @workgroup_size(256)
+fn conv_forward(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let xd = params.dims_a;
+    let od = params.dims_b;
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= od.x * od.y * od.z * od.w) {
+        return;
+    }
+    let o = coordinates(i, od);
+    let wd = vec4<u32>(od.y, xd.y, params.dims_c.x, params.dims_c.y);
+    var acc = bias[o.y];
+    for (var ci = 0u; ci < xd.y; ci++) {
+        for (var kh = 0u; kh < wd.z; kh++) {
+            let ih = tap(o.z, kh, params.dims_c.z, params.sizes.z, params.sizes.x, xd.z);
+            if (ih < 0) {
+                continue;
+            }
+            for (var kw = 0u; kw < wd.w; kw++) {
+                let iw = tap(o.w, kw, params.dims_c.w, params.sizes.w, params.sizes.y, xd.w);
+                if (iw < 0) {
+                    continue;
+                }
+                acc += lhs[offset4(xd, o.x, ci, u32(ih), u32(iw))] * rhs[offset4(wd, o.y, ci, kh, kw)];
+            }
+        }
+    }
+    result[i] = acc;
+}
+
+// dx[n, ci, ih, iw] = Σ over (co, kh, kw) whose output position reads (ih, iw) of
+// dy[n, co, oh, ow] · weight[co, ci, kh, kw]. lhs = dy, rhs = weight.
+@compute @workgroup_size(256)
+fn conv_backward_input(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let xd = params.dims_a;
+    let od = params.dims_b;
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= xd.x * xd.y * xd.z * xd.w) {
+        return;
+    }
+    let x = coordinates(i, xd);
+    let wd = vec4<u32>(od.y, xd.y, params.dims_c.x, params.dims_c.y);
+    var acc = 0.0;
+    for (var kh = 0u; kh < wd.z; kh++) {
+        let oh = source(x.z, kh, params.dims_c.z, params.sizes.z, params.sizes.x, od.z);
+        if (oh < 0) {
+            continue;
+        }
+        for (var kw = 0u; kw < wd.w; kw++) {
+            let ow = source(x.w, kw, params.dims_c.w, params.sizes.w, params.sizes.y, od.w);
+            if (ow < 0) {
+                continue;
+            }
+            for (var co = 0u; co < od.y; co++) {
+                acc += lhs[offset4(od, x.x, co, u32(oh), u32(ow))] * rhs[offset4(wd, co, x.y, kh, kw)];
+            }
+        }
+    }
+    result[i] = acc;
+}
+
+// dweight[co, ci, kh, kw] = Σ over (n, oh, ow) of dy[n, co, oh, ow] · x[n, ci, tap(oh), tap(ow)].
+// lhs = dy, rhs = x.
+@compute @workgroup_size(256)
+fn conv_backward_weight(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let xd = params.dims_a;
+    let od = params.dims_b;
+    let wd = vec4<u32>(od.y, xd.y, params.dims_c.x, params.dims_c.y);
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= wd.x * wd.y * wd.z * wd.w) {
+        return;
+    }
+    let w = coordinates(i, wd);
+    var acc = 0.0;
+    for (var n = 0u; n < od.x; n++) {
+        for (var oh = 0u; oh < od.z; oh++) {
+            let ih = tap(oh, w.z, params.dims_c.z, params.sizes.z, params.sizes.x, xd.z);
+            if (ih < 0) {
+                continue;
+            }
+            for (var ow = 0u; ow < od.w; ow++) {
+                let iw = tap(ow, w.w, params.dims_c.w, params.sizes.w, params.sizes.y, xd.w);
+                if (iw < 0) {
+                    continue;
+                }
+                acc += lhs[offset4(od, n, w.x, oh, ow)] * rhs[offset4(xd, n, w.y, u32(ih), u32(iw))];
+            }
+        }
+    }
+    result[i] = acc;
+}
+
+// result[c] = Σ over n, h, w of lhs[n, c, h, w]; dims_a = lhs dims. The bias gradient.
+@compute @workgroup_size(256)
+fn channel_sum(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let d = params.dims_a;
+    let c = flat_index(workgroup, workgroups, local);
+    if (c >= d.y) {
+        return;
+    }
+    let spatial = d.z * d.w;
+    var acc = 0.0;
+    for (var n = 0u; n < d.x; n++) {
+        let base = (n * d.y + c) * spatial;
+        for (var s = 0u; s < spatial; s++) {
+            acc += lhs[base + s];
+        }
+    }
+    result[c] = acc;
+}
