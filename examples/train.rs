@@ -18,11 +18,13 @@ use edgegrad::data::{
     Dataset, PrepareOptions, SampleData, Table, TargetEncoder, Task, load_channels, load_images,
     load_signal, prepare, simulate_milling,
 };
+use edgegrad::memory::MemoryReport;
 use edgegrad::metrics::format_confusion;
 use edgegrad::model::{FORMAT_VERSION, InputSpec, Model, ModelMeta};
 use edgegrad::spec::{Layer, ModelSpec, mlp_layers, parse_layers, parse_layers_toml};
 use edgegrad::train::{
-    ClassWeight, Evaluation, Fitted, StepProgress, TrainOptions, TrainSet, fit, output_width,
+    ClassWeight, Evaluation, Fitted, StepProgress, TrainEvent, TrainOptions, TrainSet, fit,
+    output_width,
 };
 use edgegrad::{AdamConfig, Device, Optimizer};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -124,6 +126,9 @@ struct Args {
     /// Rows the built-in simulator generates when --data is not given.
     #[arg(long, default_value_t = 10_000)]
     simulated_rows: usize,
+    /// Reject a plan that needs more device memory than this many bytes, before training.
+    #[arg(long, value_name = "BYTES")]
+    memory_budget: Option<u64>,
     /// Write the trained model (safetensors with its encodings) to this file.
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
@@ -541,6 +546,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
             ClassWeightArg::Auto => ClassWeight::Balanced,
         },
         max_steps: None,
+        memory_budget: args.memory_budget,
     };
     println!(
         "training: {optimizer}; batch {}, {} epochs",
@@ -555,9 +561,16 @@ fn run(args: &Args) -> anyhow::Result<()> {
         target: &data.target,
     };
     let mut progress = Progress::new(args.epochs);
-    let fitted = fit(&set, &spec, &train_options, &device, &mut |p| {
-        progress.update(p)
-    })?;
+    let fitted = fit(
+        &set,
+        &spec,
+        &train_options,
+        &device,
+        &mut |event| match event {
+            TrainEvent::Compiled { memory } => print_memory(memory),
+            TrainEvent::Step(p) => progress.update(p),
+        },
+    )?;
     progress.finish();
     report(&set, &fitted, &device);
 
@@ -580,6 +593,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         println!("wrote metrics to {}", path.display());
     }
     Ok(())
+}
+
+fn print_memory(memory: &MemoryReport) {
+    println!("memory:  planned {}", memory);
 }
 
 fn print_summary(spec: &ModelSpec) -> anyhow::Result<()> {
@@ -732,6 +749,8 @@ fn write_metrics_json(
         "train_seconds": fitted.train_seconds,
         "steps": fitted.step_losses.len(),
         "dispatches_per_step": fitted.gpu_stats.map(|s| s.dispatches),
+        "planned_bytes": fitted.memory.total(),
+        "planned_bytes_without_reuse": fitted.memory.total_without_reuse(),
         "submissions_per_step": fitted.gpu_stats.map(|s| s.submissions),
         "validation": fitted.validation,
     });

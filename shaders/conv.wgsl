@@ -162,3 +162,145 @@ fn channel_sum(
     }
     result[c] = acc;
 }
+
+// Outputs per invocation along the channel and width axes in the blocked kernels.
+const CONV_BLOCK: u32 = 4u;
+
+// conv_forward computing a CONV_BLOCK × CONV_BLOCK block per invocation: output channels
+// co0..co0+3 at width positions ow0..ow0+3 of one (n, oh). Each input value loaded serves four
+// channels and each weight four positions, which amortises the index arithmetic that
+// dominates the one-output kernel. Grid: one invocation per (n, channel block, oh, width
+// block), flattened.
+@compute @workgroup_size(256)
+fn conv_forward_blocked(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let xd = params.dims_a;
+    let od = params.dims_b;
+    let channel_blocks = (od.y + CONV_BLOCK - 1u) / CONV_BLOCK;
+    let width_blocks = (od.w + CONV_BLOCK - 1u) / CONV_BLOCK;
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= od.x * channel_blocks * od.z * width_blocks) {
+        return;
+    }
+    let b = coordinates(i, vec4<u32>(od.x, channel_blocks, od.z, width_blocks));
+    let co0 = b.y * CONV_BLOCK;
+    let ow0 = b.w * CONV_BLOCK;
+    let wd = vec4<u32>(od.y, xd.y, params.dims_c.x, params.dims_c.y);
+    var acc: array<vec4<f32>, 4>; // acc[channel][position]
+    for (var ci = 0u; ci < xd.y; ci++) {
+        for (var kh = 0u; kh < wd.z; kh++) {
+            let ih = tap(b.z, kh, params.dims_c.z, params.sizes.z, params.sizes.x, xd.z);
+            if (ih < 0) {
+                continue;
+            }
+            let row = offset4(xd, b.x, ci, u32(ih), 0u);
+            for (var kw = 0u; kw < wd.w; kw++) {
+                var xs = vec4<f32>(0.0);
+                for (var p = 0u; p < CONV_BLOCK; p++) {
+                    let iw = tap(ow0 + p, kw, params.dims_c.w, params.sizes.w, params.sizes.y, xd.w);
+                    if (iw >= 0 && ow0 + p < od.w) {
+                        xs[p] = lhs[row + u32(iw)];
+                    }
+                }
+                for (var c = 0u; c < CONV_BLOCK; c++) {
+                    if (co0 + c < od.y) {
+                        acc[c] += rhs[offset4(wd, co0 + c, ci, kh, kw)] * xs;
+                    }
+                }
+            }
+        }
+    }
+    for (var c = 0u; c < CONV_BLOCK; c++) {
+        let co = co0 + c;
+        if (co >= od.y) {
+            break;
+        }
+        for (var p = 0u; p < CONV_BLOCK; p++) {
+            if (ow0 + p < od.w) {
+                result[offset4(od, b.x, co, b.z, ow0 + p)] = acc[c][p] + bias[co];
+            }
+        }
+    }
+}
+
+// Invocations per workgroup of conv_backward_weight_blocked.
+const REDUCE_SIZE: u32 = 64u;
+
+var<workgroup> partial_sums: array<array<vec4<f32>, 4>, 64>;
+
+// conv_backward_weight computing a CONV_BLOCK × CONV_BLOCK block of the weight gradient per
+// workgroup: output channels co0..co0+3 and kernel columns kw0..kw0+3 of one (ci, kh). The
+// REDUCE_SIZE invocations split the sum over (n, oh, ow) between them and add their partial
+// blocks in workgroup memory, so even a layer with few weights keeps many invocations busy.
+// lhs = dy, rhs = x. Grid: one workgroup per (channel block, ci, kh, kernel-column block),
+// flattened over x and y.
+@compute @workgroup_size(64)
+fn conv_backward_weight_blocked(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let xd = params.dims_a;
+    let od = params.dims_b;
+    let wd = vec4<u32>(od.y, xd.y, params.dims_c.x, params.dims_c.y);
+    let channel_blocks = (wd.x + CONV_BLOCK - 1u) / CONV_BLOCK;
+    let column_blocks = (wd.w + CONV_BLOCK - 1u) / CONV_BLOCK;
+    let block = workgroup.y * workgroups.x + workgroup.x;
+    // Uniform across the workgroup, so the barriers below stay in uniform control flow.
+    let in_range = block < channel_blocks * wd.y * wd.z * column_blocks;
+    let b = coordinates(min(block, channel_blocks * wd.y * wd.z * column_blocks - 1u),
+        vec4<u32>(channel_blocks, wd.y, wd.z, column_blocks));
+    let co0 = b.x * CONV_BLOCK;
+    let kw0 = b.w * CONV_BLOCK;
+    var acc: array<vec4<f32>, 4>; // acc[channel][kernel column]
+    let positions = od.x * od.z * od.w;
+    for (var p = local; p < positions; p += REDUCE_SIZE) {
+        let ow = p % od.w;
+        let oh = (p / od.w) % od.z;
+        let n = p / (od.w * od.z);
+        let ih = tap(oh, b.z, params.dims_c.z, params.sizes.z, params.sizes.x, xd.z);
+        if (ih < 0) {
+            continue;
+        }
+        let row = offset4(xd, n, b.y, u32(ih), 0u);
+        var xs = vec4<f32>(0.0);
+        for (var k = 0u; k < CONV_BLOCK; k++) {
+            let iw = tap(ow, kw0 + k, params.dims_c.w, params.sizes.w, params.sizes.y, xd.w);
+            if (iw >= 0 && kw0 + k < wd.w) {
+                xs[k] = rhs[row + u32(iw)];
+            }
+        }
+        for (var c = 0u; c < CONV_BLOCK; c++) {
+            if (co0 + c < od.y) {
+                acc[c] += lhs[offset4(od, n, co0 + c, oh, ow)] * xs;
+            }
+        }
+    }
+    partial_sums[local] = acc;
+    workgroupBarrier();
+    for (var stride = REDUCE_SIZE / 2u; stride > 0u; stride = stride / 2u) {
+        if (local < stride) {
+            for (var c = 0u; c < CONV_BLOCK; c++) {
+                partial_sums[local][c] += partial_sums[local + stride][c];
+            }
+        }
+        workgroupBarrier();
+    }
+    if (local != 0u || !in_range) {
+        return;
+    }
+    for (var c = 0u; c < CONV_BLOCK; c++) {
+        let co = co0 + c;
+        if (co >= wd.x) {
+            break;
+        }
+        for (var k = 0u; k < CONV_BLOCK; k++) {
+            if (kw0 + k < wd.w) {
+                result[offset4(wd, co, b.y, b.z, kw0 + k)] = partial_sums[0][c][k];
+            }
+        }
+    }
+}

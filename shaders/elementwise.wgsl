@@ -51,7 +51,7 @@ fn relu_forward(
     result[i] = max(lhs[i], 0.0);
 }
 
-// lhs = x, rhs = dy.
+// lhs = y (the forward output), rhs = dy.
 @compute @workgroup_size(256)
 fn relu_backward(
     @builtin(workgroup_id) workgroup: vec3<u32>,

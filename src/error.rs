@@ -64,6 +64,20 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// The planned device memory exceeds the memory budget.
+    #[error(
+        "the plan needs {planned} bytes of device memory but the budget is {budget} bytes \
+         ({details}); use a smaller batch or model, or raise the budget"
+    )]
+    MemoryBudget {
+        /// Planned bytes.
+        planned: u64,
+        /// The budget in bytes.
+        budget: u64,
+        /// The breakdown and the largest buffers.
+        details: String,
+    },
+
     /// A kernel failed to compile or a pipeline failed validation.
     #[error("kernel `{kernel}` failed to build: {message}")]
     Kernel {

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::gpu::executor::GpuExecutor;
 use crate::gpu::{GpuContext, GpuStats};
 use crate::graph::{Graph, NodeId, Op};
+use crate::memory::{MemoryPlan, MemoryReport, bytes};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
@@ -68,6 +69,15 @@ pub(crate) struct RunState {
     pub training: bool,
 }
 
+/// What a session runs each step.
+struct Plan {
+    loss: Option<NodeId>,
+    trained: Vec<(NodeId, NodeId)>,
+    step_nodes: Vec<NodeId>,
+    step_inputs: Vec<NodeId>,
+    optimizer: Option<Optimizer>,
+}
+
 enum Backend {
     Cpu(CpuExecutor),
     Gpu(GpuExecutor),
@@ -97,6 +107,14 @@ pub struct Session {
     rules: HashMap<NodeId, Vec<FeedRule>>,
     step: u64,
     mode: Mode,
+    memory: MemoryReport,
+}
+
+/// Settings of [`Session::training_with`] and [`Session::inference_with`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Reject a plan whose device memory exceeds this many bytes, before allocating anything.
+    pub memory_budget: Option<u64>,
 }
 
 impl Session {
@@ -107,6 +125,17 @@ impl Session {
         loss: NodeId,
         optimizer: Optimizer,
         device: &Device,
+    ) -> Result<Self> {
+        Self::training_with(graph, loss, optimizer, device, SessionOptions::default())
+    }
+
+    /// [`Session::training`] with options such as a memory budget.
+    pub fn training_with(
+        graph: Graph,
+        loss: NodeId,
+        optimizer: Optimizer,
+        device: &Device,
+        options: SessionOptions,
     ) -> Result<Self> {
         let mut graph = graph;
         graph.try_node(loss)?;
@@ -126,43 +155,69 @@ impl Session {
         let mut roots = vec![loss];
         roots.extend(trained.iter().map(|&(_, g)| g));
         let (step_nodes, step_inputs) = plan(&graph, &roots);
-        Self::build(
-            graph,
-            device,
-            Some(loss),
+        let plan = Plan {
+            loss: Some(loss),
             trained,
             step_nodes,
             step_inputs,
-            Some(optimizer),
-        )
+            optimizer: Some(optimizer),
+        };
+        Self::build(graph, device, plan, options)
     }
 
     /// Compiles a graph for evaluation only: [`Session::run`] computes any node from the inputs.
     pub fn inference(graph: Graph, device: &Device) -> Result<Self> {
-        Self::build(
-            graph,
-            device,
-            None,
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            None,
-        )
+        Self::inference_with(graph, device, SessionOptions::default())
     }
 
-    fn build(
-        graph: Graph,
-        device: &Device,
-        loss: Option<NodeId>,
-        trained: Vec<(NodeId, NodeId)>,
-        step_nodes: Vec<NodeId>,
-        step_inputs: Vec<NodeId>,
-        optimizer: Option<Optimizer>,
-    ) -> Result<Self> {
+    /// [`Session::inference`] with options such as a memory budget.
+    pub fn inference_with(graph: Graph, device: &Device, options: SessionOptions) -> Result<Self> {
+        let plan = Plan {
+            loss: None,
+            trained: Vec::new(),
+            step_nodes: Vec::new(),
+            step_inputs: Vec::new(),
+            optimizer: None,
+        };
+        Self::build(graph, device, plan, options)
+    }
+
+    fn build(graph: Graph, device: &Device, plan: Plan, options: SessionOptions) -> Result<Self> {
+        let Plan {
+            loss,
+            trained,
+            step_nodes,
+            step_inputs,
+            optimizer,
+        } = plan;
         let computed: Vec<NodeId> = (0..graph.nodes().len())
             .map(NodeId)
             .filter(|&id| !graph.node(id).op.is_leaf())
             .collect();
+        let pinned: Vec<NodeId> = loss.into_iter().collect();
+        let state_slots = optimizer.map_or(0, |o| o.state_slots());
+        let dispatches = computed.len() + trained.len();
+        let memory = MemoryPlan::new(&graph, &trained, &pinned, state_slots, dispatches);
+        // Every graph compiled in a debug build, which includes the test suite, has its plan
+        // checked against a brute-force liveness scan.
+        #[cfg(debug_assertions)]
+        memory.verify(&graph, &pinned)?;
+        let report = memory.report().clone();
+        log::debug!("memory plan: {report}");
+        if let Some(budget) = options.memory_budget
+            && report.total() > budget
+        {
+            let largest: Vec<String> = report
+                .largest
+                .iter()
+                .map(|(name, size)| format!("{name}: {}", bytes(*size)))
+                .collect();
+            return Err(Error::MemoryBudget {
+                planned: report.total(),
+                budget,
+                details: format!("{report}; largest buffers: {}", largest.join("; ")),
+            });
+        }
         let backend = match device {
             Device::Cpu => Backend::Cpu(CpuExecutor::new(&graph, &trained, optimizer)),
             Device::Gpu(ctx) => Backend::Gpu(GpuExecutor::new(
@@ -171,6 +226,7 @@ impl Session {
                 &computed,
                 &trained,
                 optimizer,
+                &memory,
             )?),
         };
         info!(
@@ -197,6 +253,7 @@ impl Session {
             rules,
             step: 0,
             mode: Mode::Eval,
+            memory: report,
         })
     }
 
@@ -208,6 +265,12 @@ impl Session {
     /// The device the session runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The planned device memory, with and without buffer reuse. The CPU backend keeps one
+    /// host buffer per value instead; the report still describes the plan a GPU would use.
+    pub fn memory_report(&self) -> &MemoryReport {
+        &self.memory
     }
 
     /// Sets the mode of later [`Session::run`] calls ([`Mode::Eval`] unless changed).

@@ -711,9 +711,17 @@ mod tests {
         let (graph, _, _) = spec.build(4, None, 0).unwrap();
         let params = graph.parameters();
         let (weight, bias) = (&params[0].1, &params[1].1);
-        assert_ne!(&weight.data()[..64], bias.data(), "bias repeats the weight stream");
+        assert_ne!(
+            &weight.data()[..64],
+            bias.data(),
+            "bias repeats the weight stream"
+        );
         let (next_weight, _) = (&params[2].1, &params[3].1);
-        assert_ne!(&weight.data()[..64], &next_weight.data()[..64], "layers share a stream");
+        assert_ne!(
+            &weight.data()[..64],
+            &next_weight.data()[..64],
+            "layers share a stream"
+        );
     }
 
     #[test]

@@ -16,13 +16,14 @@ use crate::data::{Dataset, Prepared, TargetEncoder, Task, balanced_class_weights
 use crate::error::{Error, Result};
 use crate::gpu::GpuStats;
 use crate::graph::{Graph, NodeId};
+use crate::memory::MemoryReport;
 use crate::metrics::{
     BinaryMetrics, MultiClassMetrics, RegressionMetrics, binary_metrics, multiclass_metrics,
     regression_metrics,
 };
 use crate::model::Model;
 use crate::optim::Optimizer;
-use crate::session::{Device, Session};
+use crate::session::{Device, Session, SessionOptions};
 use crate::spec::ModelSpec;
 use crate::tensor::Tensor;
 
@@ -50,6 +51,8 @@ pub struct TrainOptions {
     pub class_weight: ClassWeight,
     /// Stops after this many steps when set.
     pub max_steps: Option<u64>,
+    /// Rejects a plan needing more device memory than this many bytes, before any step.
+    pub memory_budget: Option<u64>,
 }
 
 impl Default for TrainOptions {
@@ -62,8 +65,21 @@ impl Default for TrainOptions {
             seed: 0,
             class_weight: ClassWeight::None,
             max_steps: None,
+            memory_budget: None,
         }
     }
+}
+
+/// What [`fit`] reports to its callback.
+#[derive(Clone, Copy, Debug)]
+pub enum TrainEvent<'a> {
+    /// The step is compiled; sent once, before the first step.
+    Compiled {
+        /// The planned device memory.
+        memory: &'a MemoryReport,
+    },
+    /// A step finished.
+    Step(StepProgress),
 }
 
 /// Where training is, passed to the progress callback after every step.
@@ -131,6 +147,8 @@ pub struct Fitted {
     pub first_step_seconds: f64,
     /// Counters of the last GPU step.
     pub gpu_stats: Option<GpuStats>,
+    /// The planned device memory.
+    pub memory: MemoryReport,
 }
 
 /// Validation metrics for the task.
@@ -201,13 +219,13 @@ pub fn output_width(task: Task, classes: usize) -> usize {
 
 /// Trains `spec` on `data.train` and evaluates it on `data.val`.
 ///
-/// `on_step` runs after every step, for progress output.
+/// `on_event` receives the memory plan once compiled and the progress after every step.
 pub fn fit(
     data: &TrainSet,
     spec: &ModelSpec,
     options: &TrainOptions,
     device: &Device,
-    on_step: &mut dyn FnMut(&StepProgress),
+    on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<Fitted> {
     if options.batch_size == 0 || options.epochs == 0 {
         return Err(Error::Feed(format!(
@@ -239,7 +257,18 @@ pub fn fit(
 
     let started = Instant::now();
     let mg = model_graph(spec, None, options.seed, data.task, batch)?;
-    let mut session = Session::training(mg.graph, mg.loss, options.optimizer, device)?;
+    let session_options = SessionOptions {
+        memory_budget: options.memory_budget,
+    };
+    let mut session = Session::training_with(
+        mg.graph,
+        mg.loss,
+        options.optimizer,
+        device,
+        session_options,
+    )?;
+    let memory = session.memory_report().clone();
+    on_event(&TrainEvent::Compiled { memory: &memory });
     let mut first_step_seconds = None;
 
     let batches = train.rows.div_ceil(batch);
@@ -271,13 +300,13 @@ pub fn fit(
             total += loss as f64 * rows.len() as f64;
             rows_seen += rows.len();
             let epoch_loss = (total / rows_seen as f64) as f32;
-            on_step(&StepProgress {
+            on_event(&TrainEvent::Step(StepProgress {
                 epoch,
                 batch: b,
                 batches,
                 loss,
                 epoch_loss,
-            });
+            }));
         }
         if rows_seen > 0 {
             epoch_losses.push((total / rows_seen as f64) as f32);
@@ -297,6 +326,7 @@ pub fn fit(
         train_seconds,
         first_step_seconds: first_step_seconds.unwrap_or(0.0),
         gpu_stats,
+        memory,
     })
 }
 

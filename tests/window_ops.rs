@@ -5,8 +5,9 @@
 
 mod common;
 
-use common::harness::{Case, check, evaluate};
+use common::harness::{Case, check, check_on, evaluate};
 use common::{assert_close, random};
+use edgegrad::gpu::ConvVariant;
 use edgegrad::graph::ConvOptions;
 use edgegrad::{Device, Mode, Session, Tensor};
 
@@ -92,8 +93,19 @@ fn conv1d_forward_backward() {
             "conv1d {:?} k{} s{} p{} d{}",
             c.input, c.kernel, c.stride, c.padding, c.dilation
         );
-        check(&name, conv_case(c, seed), seed + 5);
+        check_on(&name, conv_case(c, seed), seed + 5, &conv_variants());
     }
+}
+
+/// The GPU once per convolution kernel set, so both are checked at every shape.
+fn conv_variants() -> Vec<Device> {
+    let Some(Device::Gpu(ctx)) = common::gpu() else {
+        return Vec::new();
+    };
+    [ConvVariant::Direct, ConvVariant::Blocked]
+        .into_iter()
+        .map(|v| Device::Gpu(ctx.with_conv(v)))
+        .collect()
 }
 
 #[test]
@@ -112,7 +124,7 @@ fn conv2d_forward_backward() {
             "conv2d {:?} k{} s{} p{} d{}",
             c.input, c.kernel, c.stride, c.padding, c.dilation
         );
-        check(&name, conv_case(c, seed), seed + 5);
+        check_on(&name, conv_case(c, seed), seed + 5, &conv_variants());
     }
 }
 

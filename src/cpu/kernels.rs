@@ -106,11 +106,11 @@ pub fn relu(x: &[f32]) -> Vec<f32> {
     x.iter().map(|&v| v.max(0.0)).collect()
 }
 
-/// `dy` where `x > 0`, else 0.
-pub fn relu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    x.iter()
+/// `dy` where the relu output `y > 0`, else 0.
+pub fn relu_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
+    y.iter()
         .zip(dy)
-        .map(|(&x, &g)| if x > 0.0 { g } else { 0.0 })
+        .map(|(&y, &g)| if y > 0.0 { g } else { 0.0 })
         .collect()
 }
 

@@ -26,6 +26,18 @@ pub enum MatmulVariant {
     Blocked,
 }
 
+/// Which convolution kernels sessions on a context use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConvVariant {
+    /// The register-blocked kernels for the forward pass and the weight gradient.
+    #[default]
+    Auto,
+    /// One output element per invocation everywhere; the plainest form, kept as a reference.
+    Direct,
+    /// 4 channels × 4 positions per invocation for the forward pass and the weight gradient.
+    Blocked,
+}
+
 /// An open GPU device with its queue, the adapter's description and compiled pipelines.
 pub struct GpuContext {
     pub(crate) device: wgpu::Device,
@@ -33,6 +45,7 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     matmul: MatmulVariant,
+    conv: ConvVariant,
     pipelines: Arc<Mutex<HashMap<Kernel, Arc<Pipeline>>>>,
     device_error: Arc<Mutex<Option<String>>>,
 }
@@ -113,6 +126,7 @@ impl GpuContext {
             info,
             limits,
             matmul: MatmulVariant::Auto,
+            conv: ConvVariant::Auto,
             pipelines: Arc::new(Mutex::new(HashMap::new())),
             device_error,
         }))
@@ -127,9 +141,29 @@ impl GpuContext {
             info: self.info.clone(),
             limits: self.limits.clone(),
             matmul: variant,
+            conv: self.conv,
             pipelines: Arc::clone(&self.pipelines),
             device_error: Arc::clone(&self.device_error),
         })
+    }
+
+    /// A context on the same device whose sessions use the `variant` convolution kernels.
+    pub fn with_conv(&self, variant: ConvVariant) -> Arc<Self> {
+        Arc::new(GpuContext {
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            info: self.info.clone(),
+            limits: self.limits.clone(),
+            matmul: self.matmul,
+            conv: variant,
+            pipelines: Arc::clone(&self.pipelines),
+            device_error: Arc::clone(&self.device_error),
+        })
+    }
+
+    /// Whether convolutions use the register-blocked kernels.
+    pub(crate) fn conv_blocked(&self) -> bool {
+        self.conv != ConvVariant::Direct
     }
 
     /// The matmul kernel for an `[m, k] · [k, n]` product.

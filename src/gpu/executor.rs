@@ -16,6 +16,7 @@ use super::context::GpuContext;
 use super::kernels::{Kernel, MATMUL_BLOCKED_TILE, MATMUL_TILE, ParamBlock, WORKGROUP_SIZE, uvec4};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op, Window2d, as_4d};
+use crate::memory::MemoryPlan;
 use crate::optim::Optimizer;
 use crate::session::RunState;
 use crate::tensor::Shape;
@@ -36,15 +37,22 @@ pub struct GpuStats {
     pub submissions: usize,
     /// Bytes written from the host in the last step.
     pub bytes_uploaded: u64,
-    /// Storage buffers allocated for node values.
+    /// Storage buffers holding node values and optimizer state.
     pub buffers: usize,
     /// Bytes of those buffers.
     pub buffer_bytes: u64,
+    /// Buffers and bind groups the session has created so far; it stops growing once every
+    /// read-back has run once. Pipelines are compiled once per context and shared, and all of
+    /// a session's are compiled before its first step.
+    pub objects_created: u64,
 }
 
 pub(crate) struct GpuExecutor {
     ctx: Arc<GpuContext>,
+    /// The buffer of each node; values that share storage hold clones of one buffer.
     buffers: Vec<Option<wgpu::Buffer>>,
+    /// The size in bytes of each node's value, which is what its bindings cover.
+    node_bytes: Vec<u64>,
     dispatches: Vec<Option<Dispatch>>,
     updates: Vec<Dispatch>,
     update_params: Option<wgpu::Buffer>,
@@ -52,21 +60,29 @@ pub(crate) struct GpuExecutor {
     staging: HashMap<NodeId, wgpu::Buffer>,
     run_state: wgpu::Buffer,
     stats: GpuStats,
+    /// Buffers and bind groups created so far, counted where `&self` creates them.
+    objects: std::cell::Cell<u64>,
 }
 
 impl GpuExecutor {
-    /// Allocates buffers and builds the dispatch of every node in `nodes`, and the optimizer
-    /// updates of `trained` (parameter, gradient) pairs.
+    /// Allocates the buffers of `plan` and builds the dispatch of every node in `nodes`, and
+    /// the optimizer updates of `trained` (parameter, gradient) pairs.
     pub fn new(
         ctx: Arc<GpuContext>,
         graph: &Graph,
         nodes: &[NodeId],
         trained: &[(NodeId, NodeId)],
         optimizer: Option<Optimizer>,
+        plan: &MemoryPlan,
     ) -> Result<Self> {
         let mut exec = GpuExecutor {
             ctx: Arc::clone(&ctx),
             buffers: (0..graph.nodes().len()).map(|_| None).collect(),
+            node_bytes: graph
+                .nodes()
+                .iter()
+                .map(|n| (n.shape.numel() * 4) as u64)
+                .collect(),
             dispatches: (0..graph.nodes().len()).map(|_| None).collect(),
             updates: Vec::new(),
             update_params: None,
@@ -79,20 +95,9 @@ impl GpuExecutor {
                 mapped_at_creation: false,
             }),
             stats: GpuStats::default(),
+            objects: std::cell::Cell::new(1),
         };
-        let mut needed: Vec<NodeId> = nodes.to_vec();
-        for &id in nodes {
-            needed.extend(graph.node(id).inputs.iter().copied());
-        }
-        for &(param, grad) in trained {
-            needed.push(param);
-            needed.push(grad);
-        }
-        needed.sort();
-        needed.dedup();
-        for &id in &needed {
-            exec.allocate(graph, id)?;
-        }
+        exec.allocate(graph, plan)?;
         for &id in nodes {
             let dispatch = exec.build_dispatch(graph, id)?;
             exec.dispatches[id.0] = Some(dispatch);
@@ -105,68 +110,95 @@ impl GpuExecutor {
     }
 
     pub fn stats(&self) -> GpuStats {
-        self.stats
+        GpuStats {
+            objects_created: self.objects.get(),
+            ..self.stats
+        }
     }
 
-    fn allocate(&mut self, graph: &Graph, id: NodeId) -> Result<()> {
-        let node = graph.node(id);
-        let bytes = (node.shape.numel() * 4) as u64;
-        let limits = self.ctx.limits();
-        let name = node
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{}#{}", node.op.name(), id.0));
-        if bytes > limits.max_storage_buffer_binding_size {
-            return Err(Error::DeviceLimit {
-                what: format!("the value of `{name}` (shape {})", node.shape),
-                requested: bytes,
-                limit: limits.max_storage_buffer_binding_size,
-                limit_name: "max_storage_buffer_binding_size",
-                hint: "use a smaller batch or layer",
-            });
-        }
-        let label = format!("edgegrad {name}");
+    fn count_objects(&self, created: u64) {
+        self.objects.set(self.objects.get() + created);
+    }
+
+    /// Creates one buffer per slot of `plan` and hands each node its slot's buffer.
+    /// Parameters and constants get their initial contents.
+    fn allocate(&mut self, graph: &Graph, plan: &MemoryPlan) -> Result<()> {
+        let limit = self.ctx.limits().max_storage_buffer_binding_size;
+        let mut physical: Vec<Option<wgpu::Buffer>> = vec![None; plan.buffer_sizes().len()];
         let usage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
-        let buffer = match (&node.op, graph.parameters().iter().find(|(p, _)| *p == id)) {
-            (Op::Parameter, Some((_, value))) => {
-                self.ctx
-                    .device
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some(&label),
-                        contents: bytemuck::cast_slice(value.data()),
-                        usage,
-                    })
+        for (i, node) in graph.nodes().iter().enumerate() {
+            let Some(slot) = plan.slot(NodeId(i)) else {
+                continue;
+            };
+            if let Some(buffer) = &physical[slot] {
+                self.buffers[i] = Some(buffer.clone());
+                continue;
             }
-            (Op::Fill { value }, _) => {
-                let values = vec![*value; node.shape.numel()];
-                self.ctx
-                    .device
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some(&label),
-                        contents: bytemuck::cast_slice(&values),
-                        usage,
-                    })
+            let bytes = plan.buffer_sizes()[slot];
+            let name = node
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}#{i}", node.op.name()));
+            if bytes > limit {
+                return Err(Error::DeviceLimit {
+                    what: format!("the value of `{name}` (shape {})", node.shape),
+                    requested: bytes,
+                    limit,
+                    limit_name: "max_storage_buffer_binding_size",
+                    hint: "use a smaller batch or layer",
+                });
             }
-            _ => self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(&label),
-                size: bytes,
-                usage,
-                mapped_at_creation: false,
-            }),
-        };
-        trace!("allocated {bytes} bytes for {name}");
-        self.stats.buffers += 1;
-        self.stats.buffer_bytes += bytes;
-        self.buffers[id.0] = Some(buffer);
+            let label = format!("edgegrad {name}");
+            let initial = graph.parameters().iter().find(|(p, _)| p.0 == i);
+            let buffer = match (&node.op, initial) {
+                (Op::Parameter, Some((_, value))) => {
+                    self.ctx
+                        .device
+                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                            label: Some(&label),
+                            contents: bytemuck::cast_slice(value.data()),
+                            usage,
+                        })
+                }
+                (Op::Fill { value }, _) => {
+                    let values = vec![*value; node.shape.numel()];
+                    self.ctx
+                        .device
+                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                            label: Some(&label),
+                            contents: bytemuck::cast_slice(&values),
+                            usage,
+                        })
+                }
+                _ => self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(&label),
+                    size: bytes,
+                    usage,
+                    mapped_at_creation: false,
+                }),
+            };
+            trace!("allocated {bytes} bytes for {name}");
+            self.stats.buffers += 1;
+            self.stats.buffer_bytes += bytes;
+            self.count_objects(1);
+            physical[slot] = Some(buffer.clone());
+            self.buffers[i] = Some(buffer);
+        }
         Ok(())
     }
 
-    fn buffer(&self, id: NodeId) -> &wgpu::Buffer {
-        self.buffers[id.0]
+    /// The buffer of node `id` and the size its bindings cover.
+    fn binding(&self, id: NodeId) -> (&wgpu::Buffer, u64) {
+        let buffer = self.buffers[id.0]
             .as_ref()
-            .expect("buffers of every used node are allocated up front")
+            .expect("the memory plan gives every node a dispatch touches a buffer");
+        (buffer, self.node_bytes[id.0])
+    }
+
+    fn buffer(&self, id: NodeId) -> &wgpu::Buffer {
+        self.binding(id).0
     }
 
     /// Splits a one-dimensional grid of `len` invocations into workgroups, spreading it over
@@ -295,8 +327,14 @@ impl GpuExecutor {
                 (Kernel::DropoutForward, self.grid_1d(len, op_name)?)
             }
             Op::Conv { window } => {
-                window_params(&mut params, as_4d(shape_of(0)), as_4d(out_shape), window);
-                (Kernel::ConvForward, self.grid_1d(len, op_name)?)
+                let od = as_4d(out_shape);
+                window_params(&mut params, as_4d(shape_of(0)), od, window);
+                if self.ctx.conv_blocked() {
+                    let blocks = od[0] * od[1].div_ceil(4) * od[2] * od[3].div_ceil(4);
+                    (Kernel::ConvForwardBlocked, self.grid_1d(blocks, op_name)?)
+                } else {
+                    (Kernel::ConvForward, self.grid_1d(len, op_name)?)
+                }
             }
             Op::ConvBackwardInput { window } => {
                 window_params(&mut params, as_4d(out_shape), as_4d(shape_of(0)), window);
@@ -304,7 +342,15 @@ impl GpuExecutor {
             }
             Op::ConvBackwardWeight { window } => {
                 window_params(&mut params, as_4d(shape_of(1)), as_4d(shape_of(0)), window);
-                (Kernel::ConvBackwardWeight, self.grid_1d(len, op_name)?)
+                if self.ctx.conv_blocked() {
+                    // One workgroup per block of weights.
+                    let wd = as_4d(out_shape);
+                    let blocks = wd[0].div_ceil(4) * wd[1] * wd[2] * wd[3].div_ceil(4);
+                    let grid = self.grid_1d(blocks * WORKGROUP_SIZE as usize, op_name)?;
+                    (Kernel::ConvBackwardWeightBlocked, grid)
+                } else {
+                    (Kernel::ConvBackwardWeight, self.grid_1d(len, op_name)?)
+                }
             }
             Op::ChannelSum => {
                 params.dims_a = uvec4(&as_4d(shape_of(0)));
@@ -327,11 +373,12 @@ impl GpuExecutor {
                 (Kernel::AvgPoolBackward, self.grid_1d(len, op_name)?)
             }
         };
-        let mut buffers = vec![self.buffer(id)];
-        buffers.extend(inputs.iter().map(|&input| self.buffer(input)));
+        let mut buffers = vec![self.binding(id)];
+        buffers.extend(inputs.iter().map(|&input| self.binding(input)));
         if kernel == Kernel::DropoutForward {
-            buffers.push(&self.run_state);
+            buffers.push((&self.run_state, 8));
         }
+        debug_assert_eq!(buffers.len(), kernel.storage_bindings().len(), "{kernel:?}");
         let label = format!("{op_name}#{}", id.0);
         self.make_dispatch(kernel, &params, &buffers, workgroups, &label)
     }
@@ -340,7 +387,7 @@ impl GpuExecutor {
         &self,
         kernel: Kernel,
         params: &ParamBlock,
-        buffers: &[&wgpu::Buffer],
+        buffers: &[(&wgpu::Buffer, u64)],
         workgroups: [u32; 3],
         label: &str,
     ) -> Result<Dispatch> {
@@ -352,6 +399,7 @@ impl GpuExecutor {
                 contents: bytemuck::bytes_of(params),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
+        self.count_objects(1);
         self.bind(kernel, &uniform, buffers, workgroups, label)
     }
 
@@ -359,7 +407,7 @@ impl GpuExecutor {
         &self,
         kernel: Kernel,
         uniform: &wgpu::Buffer,
-        buffers: &[&wgpu::Buffer],
+        buffers: &[(&wgpu::Buffer, u64)],
         workgroups: [u32; 3],
         label: &str,
     ) -> Result<Dispatch> {
@@ -369,12 +417,17 @@ impl GpuExecutor {
             binding: 0,
             resource: uniform.as_entire_binding(),
         }];
-        for (i, buffer) in buffers.iter().enumerate() {
+        for (i, &(buffer, size)) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
-                resource: buffer.as_entire_binding(),
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(size),
+                }),
             });
         }
+        self.count_objects(1);
         let bind_group = self
             .ctx
             .device
@@ -413,8 +466,8 @@ impl GpuExecutor {
                 (Optimizer::Sgd { .. }, _) => Kernel::SgdMomentumStep,
                 _ => Kernel::AdamStep,
             };
-            let mut buffers = vec![self.buffer(param), self.buffer(grad)];
-            buffers.extend(states.iter());
+            let mut buffers = vec![self.binding(param), self.binding(grad)];
+            buffers.extend(states.iter().map(|b| (b, b.size())));
             let workgroups = self.grid_1d(shape.numel(), "optimizer update")?;
             let dispatch = self.bind(
                 kernel,
@@ -433,6 +486,7 @@ impl GpuExecutor {
         let bytes = (shape.numel() * 4) as u64;
         self.stats.buffers += 1;
         self.stats.buffer_bytes += bytes;
+        self.count_objects(1);
         self.ctx
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -515,6 +569,7 @@ impl GpuExecutor {
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
+            self.count_objects(1);
             self.staging.insert(read, staging);
         }
         let staging = &self.staging[&read];

@@ -140,12 +140,16 @@ pub enum Kernel {
     CopyForward,
     /// Dropout mask and scale, forward and backward.
     DropoutForward,
-    /// Convolution plus bias.
+    /// Convolution plus bias, one output per invocation.
     ConvForward,
+    /// Convolution plus bias, 4 channels × 4 positions per invocation.
+    ConvForwardBlocked,
     /// Convolution gradient for the input.
     ConvBackwardInput,
-    /// Convolution gradient for the weight.
+    /// Convolution gradient for the weight, one weight per invocation.
     ConvBackwardWeight,
+    /// Convolution gradient for the weight, 4 channels × 4 kernel columns per invocation.
+    ConvBackwardWeightBlocked,
     /// Per-channel sum, the bias gradient.
     ChannelSum,
     /// Max pooling.
@@ -160,7 +164,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 31] = [
+    pub const ALL: [Kernel; 33] = [
         Kernel::MatmulTiled,
         Kernel::MatmulBlocked,
         Kernel::AddForward,
@@ -185,8 +189,10 @@ impl Kernel {
         Kernel::CopyForward,
         Kernel::DropoutForward,
         Kernel::ConvForward,
+        Kernel::ConvForwardBlocked,
         Kernel::ConvBackwardInput,
         Kernel::ConvBackwardWeight,
+        Kernel::ConvBackwardWeightBlocked,
         Kernel::ChannelSum,
         Kernel::MaxPoolForward,
         Kernel::MaxPoolBackward,
@@ -210,7 +216,12 @@ impl Kernel {
             | MeanSquaredErrorBackward => ShaderFile::Loss,
             SgdStep | SgdMomentumStep | AdamStep => ShaderFile::Optimizer,
             CopyForward | DropoutForward => ShaderFile::Elementwise,
-            ConvForward | ConvBackwardInput | ConvBackwardWeight | ChannelSum => ShaderFile::Conv,
+            ConvForward
+            | ConvForwardBlocked
+            | ConvBackwardInput
+            | ConvBackwardWeight
+            | ConvBackwardWeightBlocked
+            | ChannelSum => ShaderFile::Conv,
             MaxPoolForward | MaxPoolBackward | AvgPoolForward | AvgPoolBackward => ShaderFile::Pool,
         }
     }
@@ -243,8 +254,10 @@ impl Kernel {
             CopyForward => "copy_forward",
             DropoutForward => "dropout_forward",
             ConvForward => "conv_forward",
+            ConvForwardBlocked => "conv_forward_blocked",
             ConvBackwardInput => "conv_backward_input",
             ConvBackwardWeight => "conv_backward_weight",
+            ConvBackwardWeightBlocked => "conv_backward_weight_blocked",
             ChannelSum => "channel_sum",
             MaxPoolForward => "max_pool_forward",
             MaxPoolBackward => "max_pool_backward",
@@ -261,10 +274,12 @@ impl Kernel {
             | CopyForward | ChannelSum | MaxPoolForward | AvgPoolForward | AvgPoolBackward => {
                 &[ReadWrite, Read]
             }
-            DropoutForward | ConvBackwardInput | ConvBackwardWeight | MaxPoolBackward => {
-                &[ReadWrite, Read, Read]
-            }
-            ConvForward => &[ReadWrite, Read, Read, Read],
+            DropoutForward
+            | ConvBackwardInput
+            | ConvBackwardWeight
+            | ConvBackwardWeightBlocked
+            | MaxPoolBackward => &[ReadWrite, Read, Read],
+            ConvForward | ConvForwardBlocked => &[ReadWrite, Read, Read, Read],
             MatmulTiled | MatmulBlocked | AddForward | ReluBackward | SigmoidBackward
             | TanhBackward => &[ReadWrite, Read, Read],
             SoftmaxCrossEntropyForward | BinaryCrossEntropyForward | MeanSquaredErrorForward => {

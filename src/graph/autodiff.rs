@@ -140,11 +140,9 @@ impl Graph {
                 }
             }
             Op::Relu => {
-                let dx = self.push(
-                    Op::ReluBackward,
-                    vec![inputs[0], dy],
-                    self.shape(node).clone(),
-                );
+                // The output, not the input: y > 0 exactly where x > 0, and reading y lets the
+                // input's buffer be reused once the forward relu has run.
+                let dx = self.push(Op::ReluBackward, vec![node, dy], self.shape(node).clone());
                 out.push((inputs[0], dx));
             }
             Op::Sigmoid => {

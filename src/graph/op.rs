@@ -32,7 +32,8 @@ pub enum Op {
     Sigmoid,
     /// Hyperbolic tangent.
     Tanh,
-    /// Gradient of [`Op::Relu`]: inputs `(x, dy)`, output `dy` where `x > 0`, else 0.
+    /// Gradient of [`Op::Relu`]: inputs `(y, dy)` with `y` the forward output, giving `dy`
+    /// where `y > 0`, else 0.
     ReluBackward,
     /// Gradient of [`Op::Sigmoid`]: inputs `(y, dy)` with `y` the forward output.
     SigmoidBackward,

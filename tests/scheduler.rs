@@ -1,0 +1,139 @@
+//! The compiled step's memory plan and steady state: buffers are shared only between values
+//! that are never alive together, reuse never costs memory, a budget is enforced before any
+//! work, and nothing is allocated once the first step has run.
+
+mod common;
+
+use edgegrad::spec::{ModelSpec, parse_layers};
+use edgegrad::{Device, Error, Graph, NodeId, Optimizer, Session, SessionOptions, Tensor};
+
+/// A model with its loss, and seeded values for its inputs.
+fn workload(
+    input: &[usize],
+    layers: &str,
+    classes: usize,
+) -> (Graph, NodeId, Vec<(NodeId, Vec<f32>)>) {
+    let spec = ModelSpec {
+        input_shape: input[1..].to_vec(),
+        layers: parse_layers(layers).unwrap(),
+    };
+    let batch = input[0];
+    let (mut g, x, logits) = spec.build(batch, None, 1).unwrap();
+    let labels = g.input("labels", [batch]).unwrap();
+    let weights = g.input("weights", [batch]).unwrap();
+    let loss = g.softmax_cross_entropy(logits, labels, weights).unwrap();
+    let n: usize = input.iter().product();
+    let label_values = (0..batch).map(|i| (i % classes) as f32).collect();
+    let feeds = vec![
+        (x, Tensor::uniform([n], -1.0, 1.0, 3).into_data()),
+        (labels, label_values),
+        (weights, vec![1.0; batch]),
+    ];
+    (g, loss, feeds)
+}
+
+fn mlp() -> (Graph, NodeId, Vec<(NodeId, Vec<f32>)>) {
+    workload(&[256, 14], "dense:64,relu,dense:64,relu,dense:2", 2)
+}
+
+fn cnn() -> (Graph, NodeId, Vec<(NodeId, Vec<f32>)>) {
+    let layers = "conv1d:16:7,relu,maxpool:4,conv1d:32:5,relu,maxpool:4,flatten,dense:2";
+    workload(&[64, 1, 1024], layers, 2)
+}
+
+#[test]
+fn reuse_never_costs_memory() {
+    for (name, (g, loss, _)) in [("mlp", mlp()), ("cnn", cnn())] {
+        // Debug builds verify every plan by brute force while compiling, so compiling is the
+        // liveness check; the report is then compared with one buffer per value.
+        let session = Session::training(g, loss, Optimizer::sgd(0.01), &Device::Cpu).unwrap();
+        let report = session.memory_report();
+        assert!(
+            report.total() <= report.total_without_reuse(),
+            "{name}: {report}"
+        );
+        assert!(
+            report.activations < report.activations_without_reuse,
+            "{name}: {report}"
+        );
+    }
+}
+
+#[test]
+fn cnn_reuse_within_sixty_percent() {
+    let (g, loss, _) = cnn();
+    let session = Session::training(g, loss, Optimizer::sgd(0.01), &Device::Cpu).unwrap();
+    let report = session.memory_report();
+    let ratio = report.total() as f64 / report.total_without_reuse() as f64;
+    assert!(
+        ratio <= 0.6,
+        "planned {:.0} % of the no-reuse total: {report}",
+        ratio * 100.0
+    );
+}
+
+#[test]
+fn tiny_budget_rejected_with_total() {
+    let (g, loss, _) = mlp();
+    let options = SessionOptions {
+        memory_budget: Some(1000),
+    };
+    let err = Session::training_with(g, loss, Optimizer::sgd(0.01), &Device::Cpu, options)
+        .err()
+        .expect("a 1000-byte budget cannot hold the mlp");
+    let Error::MemoryBudget {
+        planned, budget, ..
+    } = &err
+    else {
+        panic!("expected a memory budget error, got {err}");
+    };
+    assert_eq!(*budget, 1000);
+    let message = err.to_string();
+    assert!(message.contains(&planned.to_string()), "{message}");
+    assert!(message.contains("largest buffers"), "{message}");
+}
+
+#[test]
+fn steady_state_allocates_nothing() {
+    let Some(gpu) = common::gpu() else { return };
+    for (name, (g, loss, feeds)) in [("mlp", mlp()), ("cnn", cnn())] {
+        let steps = if name == "mlp" { 500 } else { 50 };
+        let mut session = Session::training(g, loss, Optimizer::sgd(0.01), &gpu).unwrap();
+        let feeds: Vec<(NodeId, &[f32])> =
+            feeds.iter().map(|(id, v)| (*id, v.as_slice())).collect();
+        session.step(&feeds).unwrap();
+        let after_first = session.gpu_stats().unwrap();
+        for _ in 1..steps {
+            session.step(&feeds).unwrap();
+        }
+        let after_last = session.gpu_stats().unwrap();
+        assert_eq!(
+            after_first.buffers, after_last.buffers,
+            "{name}: live buffers"
+        );
+        assert_eq!(
+            after_first.buffer_bytes, after_last.buffer_bytes,
+            "{name}: buffer bytes"
+        );
+        assert_eq!(
+            after_first.objects_created, after_last.objects_created,
+            "{name}: GPU objects created after the first step"
+        );
+        assert_eq!(after_last.submissions, 1, "{name}: submissions per step");
+    }
+}
+
+#[test]
+fn mlp_step_dispatch_count() {
+    let Some(gpu) = common::gpu() else { return };
+    let (g, loss, feeds) = mlp();
+    let mut session = Session::training(g, loss, Optimizer::sgd(0.01), &gpu).unwrap();
+    let feeds: Vec<(NodeId, &[f32])> = feeds.iter().map(|(id, v)| (*id, v.as_slice())).collect();
+    session.step(&feeds).unwrap();
+    let stats = session.gpu_stats().unwrap();
+    assert!(
+        stats.dispatches <= 40,
+        "{} dispatches per mlp step",
+        stats.dispatches
+    );
+}
