@@ -569,6 +569,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         &mut |event| match event {
             TrainEvent::Compiled { memory } => print_memory(memory),
             TrainEvent::Step(p) => progress.update(p),
+            TrainEvent::Epoch { epoch, loss } => progress.epoch_done(*epoch, *loss),
         },
     )?;
     progress.finish();
@@ -657,15 +658,14 @@ impl Progress {
         }
         if let Some(bar) = &self.bar {
             bar.set_position(p.batch as u64 + 1);
-            bar.set_message(format!("loss {:.5}", p.epoch_loss));
         }
-        if !self.interactive && p.batch + 1 == p.batches {
-            eprintln!(
-                "epoch {:>3}/{}: loss {:.5}",
-                p.epoch + 1,
-                self.epochs,
-                p.epoch_loss
-            );
+    }
+
+    /// Shows the epoch's loss, read back once per epoch.
+    fn epoch_done(&mut self, epoch: usize, loss: f32) {
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("loss {loss:.5}")),
+            None => eprintln!("epoch {:>3}/{}: loss {loss:.5}", epoch + 1, self.epochs),
         }
     }
 

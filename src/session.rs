@@ -12,14 +12,14 @@ use log::info;
 
 use crate::cpu::CpuExecutor;
 use crate::error::{Error, Result};
-use crate::gpu::executor::GpuExecutor;
+use crate::gpu::executor::{GpuExecutor, LOSS_LOG_CAPACITY};
 use crate::gpu::{GpuContext, GpuStats};
 use crate::graph::{Graph, NodeId, Op};
 use crate::memory::{MemoryPlan, MemoryReport, bytes};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 
-/// Where a session runs.
+/// The backend a session runs on.
 #[derive(Clone, Debug)]
 pub enum Device {
     /// The CPU reference backend.
@@ -69,7 +69,7 @@ pub(crate) struct RunState {
     pub training: bool,
 }
 
-/// What a session runs each step.
+/// The nodes, parameters and optimizer a session runs each step.
 struct Plan {
     loss: Option<NodeId>,
     trained: Vec<(NodeId, NodeId)>,
@@ -80,10 +80,10 @@ struct Plan {
 
 enum Backend {
     Cpu(CpuExecutor),
-    Gpu(GpuExecutor),
+    Gpu(Box<GpuExecutor>),
 }
 
-/// What values an input accepts, from how the graph uses it.
+/// The values an input accepts, from how the graph uses it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum FeedRule {
     /// Class indices `0..classes`, as the labels of a softmax cross-entropy.
@@ -108,6 +108,8 @@ pub struct Session {
     step: u64,
     mode: Mode,
     memory: MemoryReport,
+    /// Losses of deferred steps already read back and not yet taken.
+    ready_losses: Vec<f32>,
 }
 
 /// Settings of [`Session::training_with`] and [`Session::inference_with`].
@@ -220,14 +222,14 @@ impl Session {
         }
         let backend = match device {
             Device::Cpu => Backend::Cpu(CpuExecutor::new(&graph, &trained, optimizer)),
-            Device::Gpu(ctx) => Backend::Gpu(GpuExecutor::new(
+            Device::Gpu(ctx) => Backend::Gpu(Box::new(GpuExecutor::new(
                 Arc::clone(ctx),
                 &graph,
                 &computed,
                 &trained,
                 optimizer,
                 &memory,
-            )?),
+            )?)),
         };
         info!(
             "compiled a {} session: {} nodes, {} computed per step, on {}",
@@ -254,6 +256,7 @@ impl Session {
             step: 0,
             mode: Mode::Eval,
             memory: report,
+            ready_losses: Vec::new(),
         })
     }
 
@@ -355,6 +358,57 @@ impl Session {
             .collect();
         named.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(named)
+    }
+
+    /// Runs one training step like [`Session::step`] without waiting for its loss, so the host
+    /// can prepare the next batch while the device works. The losses are kept, in order,
+    /// until [`Session::take_losses`] reads them; every 1024 deferred steps they are read
+    /// automatically, which waits for the device once.
+    pub fn step_deferred(&mut self, feeds: &[(NodeId, &[f32])]) -> Result<()> {
+        let loss = self.loss.ok_or_else(|| {
+            Error::InvalidNode("this session was compiled for inference and cannot train".into())
+        })?;
+        let inputs = self.step_inputs.clone();
+        self.feed(feeds, &inputs)?;
+        let step = self.step + 1;
+        let state = RunState {
+            step: step as u32,
+            training: true,
+        };
+        match &mut self.backend {
+            Backend::Cpu(exec) => {
+                exec.run(&self.graph, &self.step_nodes, Some(step), state)?;
+                self.ready_losses.push(exec.read(loss)[0]);
+            }
+            Backend::Gpu(exec) => {
+                let pending = exec.step_deferred(&self.step_nodes, step, state, loss);
+                if pending == LOSS_LOG_CAPACITY {
+                    let losses = exec.take_losses()?;
+                    self.ready_losses.extend(losses);
+                }
+            }
+        }
+        self.step = step;
+        Ok(())
+    }
+
+    /// Waits for the steps run by [`Session::step_deferred`] and returns their losses in order,
+    /// or an error naming the first step whose loss is NaN or infinite.
+    pub fn take_losses(&mut self) -> Result<Vec<f32>> {
+        if let Backend::Gpu(exec) = &mut self.backend {
+            let losses = exec.take_losses()?;
+            self.ready_losses.extend(losses);
+        }
+        let losses = std::mem::take(&mut self.ready_losses);
+        let first_step = self.step + 1 - losses.len() as u64;
+        if let Some(i) = losses.iter().position(|l| !l.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "loss",
+                value: losses[i],
+                step: first_step + i as u64,
+            });
+        }
+        Ok(losses)
     }
 
     /// Computes `output` from `feeds` without updating anything.

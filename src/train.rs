@@ -78,8 +78,15 @@ pub enum TrainEvent<'a> {
         /// The planned device memory.
         memory: &'a MemoryReport,
     },
-    /// A step finished.
+    /// A step was submitted; its loss is read at the end of the epoch.
     Step(StepProgress),
+    /// An epoch finished.
+    Epoch {
+        /// Epoch, from 0.
+        epoch: usize,
+        /// Mean training loss of the epoch, weighted by rows.
+        loss: f32,
+    },
 }
 
 /// Where training is, passed to the progress callback after every step.
@@ -91,10 +98,6 @@ pub struct StepProgress {
     pub batch: usize,
     /// Batches per epoch.
     pub batches: usize,
-    /// The step's loss.
-    pub loss: f32,
-    /// Mean loss of the epoch so far.
-    pub epoch_loss: f32,
 }
 
 /// Training and validation data with what the loss needs to know about the target.
@@ -277,39 +280,56 @@ pub fn fit(
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0BA7_C4E5);
     let mut epoch_losses = Vec::new();
     let mut step_losses = Vec::new();
+    let mut steps_taken = 0u64;
     let train_start = Instant::now();
-    'epochs: for epoch in 0..options.epochs {
+    for epoch in 0..options.epochs {
+        if options.max_steps.is_some_and(|max| steps_taken >= max) {
+            break;
+        }
         order.shuffle(&mut rng);
-        let (mut total, mut rows_seen) = (0.0f64, 0usize);
+        // Each epoch's losses stay on the device until its last step, so the host never waits
+        // for the device inside an epoch.
+        let mut batch_rows = Vec::with_capacity(batches);
+        let mut first_losses = Vec::new();
         for b in 0..batches {
-            if options
-                .max_steps
-                .is_some_and(|max| step_losses.len() as u64 >= max)
-            {
-                break 'epochs;
+            if options.max_steps.is_some_and(|max| steps_taken >= max) {
+                break;
             }
             let rows = &order[b * batch..((b + 1) * batch).min(train.rows)];
             buffers.fill(train, rows, &row_weights);
-            let loss = session.step(&[
-                (mg.x, &buffers.features),
-                (mg.targets, &buffers.targets),
-                (mg.weights, &buffers.weights),
-            ])?;
-            first_step_seconds.get_or_insert(started.elapsed().as_secs_f64());
-            step_losses.push(loss);
-            total += loss as f64 * rows.len() as f64;
-            rows_seen += rows.len();
-            let epoch_loss = (total / rows_seen as f64) as f32;
+            let feeds = [
+                (mg.x, buffers.features.as_slice()),
+                (mg.targets, buffers.targets.as_slice()),
+                (mg.weights, buffers.weights.as_slice()),
+            ];
+            if steps_taken == 0 {
+                // The first step waits for its loss, which times compilation plus one step.
+                first_losses.push(session.step(&feeds)?);
+                first_step_seconds = Some(started.elapsed().as_secs_f64());
+            } else {
+                session.step_deferred(&feeds)?;
+            }
+            steps_taken += 1;
+            batch_rows.push(rows.len());
             on_event(&TrainEvent::Step(StepProgress {
                 epoch,
                 batch: b,
                 batches,
-                loss,
-                epoch_loss,
             }));
         }
+        let mut losses = std::mem::take(&mut first_losses);
+        losses.extend(session.take_losses()?);
+        let rows_seen: usize = batch_rows.iter().sum();
+        let total: f64 = losses
+            .iter()
+            .zip(&batch_rows)
+            .map(|(&l, &r)| l as f64 * r as f64)
+            .sum();
+        step_losses.extend_from_slice(&losses);
         if rows_seen > 0 {
-            epoch_losses.push((total / rows_seen as f64) as f32);
+            let loss = (total / rows_seen as f64) as f32;
+            epoch_losses.push(loss);
+            on_event(&TrainEvent::Epoch { epoch, loss });
         }
     }
     let train_seconds = train_start.elapsed().as_secs_f64();

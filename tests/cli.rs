@@ -809,3 +809,109 @@ fn predict_missing_feature_column_fails() {
         "feature column `Process temperature [K]` not found in {data}"
     )]);
 }
+
+/// Writes `rows` 1×4×4 images without a header, the label last: class 0 is bright on the left
+/// half and class 1 on the right half, with seeded noise.
+fn write_images(dir: &TempDir, rows: usize, with_labels: bool) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut text = String::new();
+    for row in 0..rows {
+        let class = row % 3;
+        let mut fields: Vec<String> = (0..16)
+            .map(|pixel| {
+                let column = pixel % 4;
+                let lit = match class {
+                    0 => column < 2,
+                    1 => column >= 2,
+                    _ => pixel < 8,
+                };
+                let base = if lit { 12.0 } else { 2.0 };
+                format!("{:.1}", base + rng.random_range(-1.5..1.5))
+            })
+            .collect();
+        if with_labels {
+            fields.push(class.to_string());
+        }
+        text += &fields.join(",");
+        text.push('\n');
+    }
+    dir.write(
+        if with_labels {
+            "images.csv"
+        } else {
+            "new_images.csv"
+        },
+        text,
+    )
+}
+
+#[test]
+fn cnn_model_saves_and_predicts() {
+    let dir = TempDir::new("cnn_model_saves_and_predicts");
+    let data = write_images(&dir, 90, true);
+    let model = dir.arg("cnn.safetensors");
+    let layers = "conv2d:4:3:pad=1,relu,maxpool:2,flatten,dense:3";
+    let args = [
+        "--format",
+        "images",
+        "--data",
+        &data,
+        "--image-shape",
+        "1,4,4",
+        "--layers",
+        layers,
+        "--epochs",
+        "30",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.01",
+        "--backend",
+        "cpu",
+        "--save",
+        &model,
+    ];
+    let run = run_example(&dir, "train", &args);
+    run.assert_success();
+    assert!(
+        run.stdout.contains("conv2d:4:3:pad=1"),
+        "prints the model summary: {}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("[1, 4, 4, 4]"),
+        "summary shows output shapes: {}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("macro F1"),
+        "prints multi-class metrics: {}",
+        run.describe()
+    );
+
+    let new_images = write_images(&dir, 12, false);
+    let run = run_example(
+        &dir,
+        "predict",
+        &["--model", &model, "--data", &new_images, "--backend", "cpu"],
+    );
+    run.assert_success();
+    let (header, rows) = parse_predictions(&run);
+    assert_eq!(
+        header,
+        ["row", "predicted", "probability"],
+        "{}",
+        run.describe()
+    );
+    assert_row_numbers(&rows, 12, &run);
+    let correct = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, row)| row[1] == (i % 3).to_string())
+        .count();
+    assert!(
+        correct >= 10,
+        "{correct} of 12 images classified correctly: {}",
+        run.describe()
+    );
+}

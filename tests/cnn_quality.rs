@@ -9,7 +9,6 @@ mod common;
 
 use std::path::PathBuf;
 
-use edgegrad::Device;
 use edgegrad::data::{SampleData, TargetEncoder, Task, load_channels, load_images, load_signal};
 use edgegrad::spec::{ModelSpec, parse_layers};
 use edgegrad::train::{Evaluation, TrainOptions, TrainSet, fit};

@@ -137,3 +137,27 @@ fn mlp_step_dispatch_count() {
         stats.dispatches
     );
 }
+
+#[test]
+fn deferred_losses_match_blocking_steps() {
+    let mut devices = vec![Device::Cpu];
+    devices.extend(common::gpu());
+    for device in devices {
+        let (g, loss, feeds) = mlp();
+        let feeds: Vec<(NodeId, &[f32])> =
+            feeds.iter().map(|(id, v)| (*id, v.as_slice())).collect();
+        let mut blocking =
+            Session::training(g.clone(), loss, Optimizer::sgd(0.05), &device).unwrap();
+        let mut deferred = Session::training(g, loss, Optimizer::sgd(0.05), &device).unwrap();
+        let expected: Vec<f32> = (0..20).map(|_| blocking.step(&feeds).unwrap()).collect();
+        for _ in 0..20 {
+            deferred.step_deferred(&feeds).unwrap();
+        }
+        let actual = deferred.take_losses().unwrap();
+        assert_eq!(actual, expected, "deferred losses on {}", device.describe());
+        assert!(
+            deferred.take_losses().unwrap().is_empty(),
+            "losses are taken once"
+        );
+    }
+}

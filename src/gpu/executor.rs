@@ -62,7 +62,14 @@ pub(crate) struct GpuExecutor {
     stats: GpuStats,
     /// Buffers and bind groups created so far, counted where `&self` creates them.
     objects: std::cell::Cell<u64>,
+    /// Device-side log of deferred losses and its read-back buffer, created on first use.
+    loss_log: Option<(wgpu::Buffer, wgpu::Buffer)>,
+    /// Losses in the log that have not been read.
+    pending: usize,
 }
+
+/// Losses a session can record without reading them back.
+pub const LOSS_LOG_CAPACITY: usize = 1024;
 
 impl GpuExecutor {
     /// Allocates the buffers of `plan` and builds the dispatch of every node in `nodes`, and
@@ -96,6 +103,8 @@ impl GpuExecutor {
             }),
             stats: GpuStats::default(),
             objects: std::cell::Cell::new(1),
+            loss_log: None,
+            pending: 0,
         };
         exec.allocate(graph, plan)?;
         for &id in nodes {
@@ -504,16 +513,14 @@ impl GpuExecutor {
         self.stats.bytes_uploaded += (data.len() * 4) as u64;
     }
 
-    /// Records the dispatches of `nodes`, then the optimizer update at `step` when given, submits
-    /// them in one command buffer, and reads back `read`.
-    pub fn run(
+    /// Writes the per-run uniforms and records the dispatches of `nodes`, then the optimizer
+    /// update at `update_step` when given, in one compute pass.
+    fn encode(
         &mut self,
         nodes: &[NodeId],
         update_step: Option<u64>,
         state: RunState,
-        read: NodeId,
-        read_len: usize,
-    ) -> Result<Vec<f32>> {
+    ) -> wgpu::CommandEncoder {
         let words = [state.step, u32::from(state.training)];
         self.ctx
             .queue
@@ -561,6 +568,22 @@ impl GpuExecutor {
                 count += 1;
             }
         }
+        self.stats.dispatches = count;
+        self.stats.submissions = 1;
+        encoder
+    }
+
+    /// Records the dispatches of `nodes`, then the optimizer update at `update_step` when
+    /// given, submits them in one command buffer, and reads back `read`.
+    pub fn run(
+        &mut self,
+        nodes: &[NodeId],
+        update_step: Option<u64>,
+        state: RunState,
+        read: NodeId,
+        read_len: usize,
+    ) -> Result<Vec<f32>> {
+        let mut encoder = self.encode(nodes, update_step, state);
         let bytes = (read_len * 4) as u64;
         if !self.staging.contains_key(&read) {
             let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -575,10 +598,62 @@ impl GpuExecutor {
         let staging = &self.staging[&read];
         encoder.copy_buffer_to_buffer(self.buffer(read), 0, staging, 0, bytes);
         self.ctx.queue.submit([encoder.finish()]);
-        self.stats.dispatches = count;
-        self.stats.submissions = 1;
-
         let values = self.map_read(staging, bytes)?;
+        self.ctx.check_device()?;
+        Ok(values)
+    }
+
+    /// Like [`GpuExecutor::run`] with a training update, but instead of waiting for the loss it
+    /// copies it into slot `pending` of a device-side log and returns at once; the host keeps
+    /// recording steps while the device works. [`GpuExecutor::take_losses`] reads the log.
+    /// Returns the number of losses now waiting, at most [`LOSS_LOG_CAPACITY`].
+    pub fn step_deferred(
+        &mut self,
+        nodes: &[NodeId],
+        step: u64,
+        state: RunState,
+        loss: NodeId,
+    ) -> usize {
+        if self.loss_log.is_none() {
+            let bytes = LOSS_LOG_CAPACITY as u64 * 4;
+            let log = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("edgegrad loss log"),
+                size: bytes,
+                usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("edgegrad loss log read-back"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            self.count_objects(2);
+            self.loss_log = Some((log, staging));
+        }
+        let mut encoder = self.encode(nodes, Some(step), state);
+        let (log, _) = self.loss_log.as_ref().expect("created above");
+        encoder.copy_buffer_to_buffer(self.buffer(loss), 0, log, self.pending as u64 * 4, 4);
+        self.ctx.queue.submit([encoder.finish()]);
+        self.pending += 1;
+        self.pending
+    }
+
+    /// Waits for the steps recorded by [`GpuExecutor::step_deferred`] and returns their losses
+    /// in order.
+    pub fn take_losses(&mut self) -> Result<Vec<f32>> {
+        let Some((log, staging)) = self.loss_log.as_ref() else {
+            return Ok(Vec::new());
+        };
+        if self.pending == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = self.pending as u64 * 4;
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(log, 0, staging, 0, bytes);
+        self.ctx.queue.submit([encoder.finish()]);
+        let values = self.map_read(staging, bytes)?;
+        self.pending = 0;
         self.ctx.check_device()?;
         Ok(values)
     }
