@@ -501,7 +501,42 @@ fn model_layers(args: &Args, sample_shape: &[usize], outputs: usize) -> anyhow::
     Ok(parse_layers(&text)?)
 }
 
+/// Fails unless `path` can name a new file: its folder exists and it is not itself a folder.
+/// Checked before training so that a typo does not cost a finished run.
+fn check_output_path(path: &Path, flag: &str) -> anyhow::Result<()> {
+    if path.is_dir() {
+        bail!(
+            "--{flag} {} is a folder; give a file name inside it",
+            path.display()
+        );
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        bail!(
+            "--{flag} {}: the folder {} does not exist; create it first",
+            path.display(),
+            folder.display()
+        );
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> anyhow::Result<()> {
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    if args.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    if let Some(path) = &args.save {
+        check_output_path(path, "save")?;
+    }
+    if let Some(path) = &args.metrics_json {
+        check_output_path(path, "metrics-json")?;
+    }
     let optimizer = optimizer(args)?;
     let data = load(args)?;
     for line in &data.description {

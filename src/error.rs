@@ -118,14 +118,18 @@ pub enum Error {
     },
 
     /// An I/O error with the path it happened on.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder.
         path: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error, part of the message rather than a separate source so that error
+        /// chains print it once.
+        error: std::io::Error,
     },
+
+    /// A model description is invalid.
+    #[error("invalid model layers: {0}")]
+    Layers(String),
 }
 
 impl Error {

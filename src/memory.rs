@@ -1,4 +1,4 @@
-//! The memory plan: which storage buffer holds each value of a compiled graph.
+//! The memory plan: the storage buffer that contains each value of a compiled graph.
 //!
 //! Parameters, their gradients, optimizer state, fed inputs and constants each keep a buffer of
 //! their own. Every other computed value (activations and backward temporaries) lives from the
@@ -13,7 +13,7 @@ use std::fmt;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op};
 
-/// What a buffer holds, for the memory report.
+/// The kind of value a buffer contains, for the memory report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueKind {
     /// A trained parameter.
@@ -105,15 +105,13 @@ pub struct MemoryPlan {
     sizes: Vec<u64>,
     /// Kind of each node that has a slot.
     kinds: Vec<Option<ValueKind>>,
-    /// `(written at, last read at)` positions in node order of each shared value.
-    lifetimes: Vec<Option<(usize, usize)>>,
     report: MemoryReport,
 }
 
 impl MemoryPlan {
-    /// Plans the buffers of `graph`. `trained` pairs each parameter with its gradient;
-    /// `pinned` values (the loss) must survive to the end of every run; `state_slots` optimizer
-    /// buffers per parameter and `dispatches` kernel launches are counted in the report.
+    /// Plans the buffers of `graph`. `trained` pairs each parameter with its gradient, and
+    /// `pinned` values (the loss) must survive to the end of every run. The report also counts
+    /// `state_slots` optimizer buffers per parameter and a parameter block per dispatch.
     pub fn new(
         graph: &Graph,
         trained: &[(NodeId, NodeId)],
@@ -245,7 +243,6 @@ impl MemoryPlan {
             slots,
             sizes,
             kinds,
-            lifetimes,
             report,
         }
     }
@@ -314,7 +311,6 @@ impl MemoryPlan {
                 owner[slot] = Some(value);
             }
         }
-        debug_assert!(self.lifetimes.len() == n);
         Ok(())
     }
 }

@@ -108,9 +108,9 @@ impl Model {
             path: path.display().to_string(),
             message,
         };
-        let buffer = fs::read(path).map_err(|source| Error::Io {
+        let buffer = fs::read(path).map_err(|error| Error::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         let (_, header) = safetensors::SafeTensors::read_metadata(&buffer).map_err(|e| {
             describe(format!(
@@ -162,9 +162,9 @@ impl Model {
 
 /// Writes `bytes` to a temporary sibling of `path`, syncs it, and renames it over `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io_error = |source| Error::Io {
+    let io_error = |error| Error::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

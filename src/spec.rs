@@ -194,7 +194,13 @@ impl Layer {
 /// Parses the text form of a layer list.
 pub fn parse_layers(text: &str) -> Result<Vec<Layer>> {
     let mut layers = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for item in text.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(layer_error(
+                text,
+                "an empty item between commas; remove the extra comma",
+            ));
+        }
         layers.push(parse_layer(item)?);
     }
     if layers.is_empty() {
@@ -204,7 +210,7 @@ pub fn parse_layers(text: &str) -> Result<Vec<Layer>> {
 }
 
 fn layer_error(item: &str, message: impl std::fmt::Display) -> Error {
-    Error::InvalidNode(format!("invalid layer `{item}`: {message}"))
+    Error::Layers(format!("`{item}`: {message}"))
 }
 
 fn parse_layer(item: &str) -> Result<Layer> {
@@ -219,11 +225,23 @@ fn parse_layer(item: &str) -> Result<Layer> {
         }
     }
     let number = |text: &str, what: &str| -> Result<usize> {
+        match text.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            Ok(_) => Err(layer_error(item, format!("{what} must be at least 1"))),
+            Err(_) => Err(layer_error(
+                item,
+                format!("{what} `{text}` is not a positive whole number"),
+            )),
+        }
+    };
+    let count = |text: &str, what: &str| -> Result<usize> {
         text.parse::<usize>()
             .map_err(|_| layer_error(item, format!("{what} `{text}` is not a whole number")))
     };
+    // Padding may be 0; every other option must be at least 1.
     let option = |key: &str, default: usize| -> Result<usize> {
         match options.iter().find(|(k, _)| k == key) {
+            Some((_, v)) if key.starts_with("pad") => count(v, key),
             Some((_, v)) => number(v, key),
             None => Ok(default),
         }
@@ -366,9 +384,14 @@ pub fn mlp_layers(hidden: &[usize], activation: Layer, outputs: usize) -> Vec<La
     layers
 }
 
+/// The most values one parameter may hold: 2^28, a 1 GiB tensor, far beyond what an edge
+/// device trains, and small enough that a typo fails with an error instead of an attempted
+/// allocation of terabytes.
+const MAX_PARAMETER_VALUES: usize = 1 << 28;
+
 /// Prefixes an error with the 1-based position and text of the layer that caused it.
 fn layer_failed(index: usize, layer: &Layer, error: Error) -> Error {
-    Error::InvalidNode(format!(
+    Error::Layers(format!(
         "layer {} `{}`: {error}",
         index + 1,
         layer.describe()
@@ -467,6 +490,16 @@ fn parameter(
     fan_in: usize,
     stream: u64,
 ) -> Result<NodeId> {
+    let values = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if values.is_none_or(|v| v > MAX_PARAMETER_VALUES) {
+        return Err(Error::shape(
+            "model",
+            format!(
+                "parameter `{name}` of shape {shape:?} would hold more than {MAX_PARAMETER_VALUES} \
+                 values; use fewer units or channels"
+            ),
+        ));
+    }
     let value = match params {
         Some(list) => {
             let tensor = list
@@ -533,7 +566,8 @@ fn add_layer(
                 return Err(Error::shape(
                     "model",
                     format!(
-                        "needs input [batch, channels, {}], got {shape}",
+                        "needs input [batch, channels, {}], got {shape}; convolutions need \
+                         samples with a channel axis, not rows of table features",
                         if two_d { "height, width" } else { "length" }
                     ),
                 ));

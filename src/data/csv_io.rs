@@ -17,9 +17,9 @@ const NUMERIC_SHARE: f64 = 0.9;
 impl Table {
     /// Reads a table from a CSV file; errors name the file by its path.
     pub fn from_csv_path(path: &Path) -> Result<Table, DataError> {
-        let file = std::fs::File::open(path).map_err(|source| DataError::Open {
+        let file = std::fs::File::open(path).map_err(|error| DataError::Open {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Table::from_csv_reader(file, &path.display().to_string())
     }

@@ -10,12 +10,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The CSV file could not be opened.
-    #[error("failed to open `{}`: {source}; check that the file exists and is readable", path.display())]
+    #[error("failed to open `{}`: {error}; check that the file exists and is readable", path.display())]
     Open {
         /// Path of the file.
         path: PathBuf,
-        /// Operating-system error.
-        source: std::io::Error,
+        /// Operating-system error, part of the message rather than a separate source so that
+        /// error chains print it once.
+        error: std::io::Error,
     },
 
     /// Reading the CSV input failed for a reason other than its content.

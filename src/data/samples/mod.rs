@@ -351,9 +351,9 @@ fn split_stratified(
 
 /// Reads a whole file, naming it in the error.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|source| DataError::Open {
+    std::fs::read(path).map_err(|error| DataError::Open {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
