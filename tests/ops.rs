@@ -21,7 +21,13 @@ fn matmul_variants() -> Vec<Device> {
     };
     [MatmulVariant::Tiled, MatmulVariant::Blocked]
         .into_iter()
-        .map(|v| Device::Gpu(ctx.with_matmul(v)))
+        .flat_map(|v| {
+            let ctx = ctx.with_matmul(v);
+            [
+                Device::Gpu(ctx.with_bounds_checks(true)),
+                Device::Gpu(ctx.with_bounds_checks(false)),
+            ]
+        })
         .collect()
 }
 

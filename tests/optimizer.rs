@@ -26,9 +26,13 @@ fn trajectory(optimizer: Optimizer, gradient: f32, steps: usize, device: &Device
         .collect()
 }
 
+/// The CPU reference and the GPU with and without wgpu's bounds checks.
 fn devices() -> Vec<Device> {
     let mut devices = vec![Device::Cpu];
-    devices.extend(common::gpu());
+    if let Some(Device::Gpu(ctx)) = common::gpu() {
+        devices.push(Device::Gpu(ctx.with_bounds_checks(true)));
+        devices.push(Device::Gpu(ctx.with_bounds_checks(false)));
+    }
     devices
 }
 

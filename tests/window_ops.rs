@@ -104,7 +104,13 @@ fn conv_variants() -> Vec<Device> {
     };
     [ConvVariant::Direct, ConvVariant::Blocked]
         .into_iter()
-        .map(|v| Device::Gpu(ctx.with_conv(v)))
+        .flat_map(|v| {
+            let ctx = ctx.with_conv(v);
+            [
+                Device::Gpu(ctx.with_bounds_checks(true)),
+                Device::Gpu(ctx.with_bounds_checks(false)),
+            ]
+        })
         .collect()
 }
 

@@ -134,7 +134,17 @@ fn check_finite_differences(case: &Case, loss: NodeId, analytic: &[(String, Vec<
 /// Runs every check on one case: CPU gradients against finite differences, then the GPU's
 /// forward value and gradients against the CPU reference.
 pub fn check(name: &str, case: Case, seed: u64) {
-    let devices: Vec<Device> = super::gpu().into_iter().collect();
+    // Every kernel runs with wgpu's bounds checks and without them, the faster opt-in mode
+    // that relies on each kernel guarding its own indices.
+    let devices: Vec<Device> = match super::gpu() {
+        Some(Device::Gpu(ctx)) => {
+            vec![
+                Device::Gpu(ctx.with_bounds_checks(true)),
+                Device::Gpu(ctx.with_bounds_checks(false)),
+            ]
+        }
+        _ => Vec::new(),
+    };
     check_on(name, case, seed, &devices);
 }
 
