@@ -38,6 +38,10 @@ pub enum ConvVariant {
     Blocked,
 }
 
+/// Compiled pipelines by kernel and by whether bounds checks were compiled in, shared by the
+/// contexts [`GpuContext::with_matmul`] and its siblings derive.
+type PipelineCache = HashMap<(Kernel, bool), Arc<Pipeline>>;
+
 /// Whether `EDGEGRAD_UNCHECKED_KERNELS=1` asks for kernels without bounds checks.
 fn unchecked_requested() -> bool {
     let unchecked = std::env::var("EDGEGRAD_UNCHECKED_KERNELS").as_deref() == Ok("1");
@@ -56,8 +60,7 @@ pub struct GpuContext {
     matmul: MatmulVariant,
     conv: ConvVariant,
     bounds_checks: bool,
-    /// Compiled pipelines by kernel and by whether bounds checks were compiled in.
-    pipelines: Arc<Mutex<HashMap<(Kernel, bool), Arc<Pipeline>>>>,
+    pipelines: Arc<Mutex<PipelineCache>>,
     device_error: Arc<Mutex<Option<String>>>,
 }
 
