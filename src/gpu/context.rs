@@ -42,6 +42,46 @@ pub enum ConvVariant {
 /// contexts [`GpuContext::with_matmul`] and its siblings derive.
 type PipelineCache = HashMap<(Kernel, bool), Arc<Pipeline>>;
 
+/// The adapter whose name contains `WGPU_ADAPTER_NAME` (case-insensitive) when it is set,
+/// else wgpu's default for `WGPU_POWER_PREF`. wgpu's own helper panics when no adapter
+/// matches the name, so the match is done here and a miss lists the adapters found.
+async fn select_adapter(
+    instance: &wgpu::Instance,
+    backends: wgpu::Backends,
+) -> Result<wgpu::Adapter> {
+    if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+        let adapters = instance.enumerate_adapters(backends).await;
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        let wanted_lower = wanted.to_lowercase();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&wanted_lower))
+            .ok_or_else(|| Error::NoAdapter {
+                reason: format!(
+                    "WGPU_ADAPTER_NAME is `{wanted}` but no adapter name contains it; adapters \
+                     found: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+                hint: DRIVER_HINT,
+            });
+    }
+    let options = wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::from_env().unwrap_or_default(),
+        ..Default::default()
+    };
+    instance
+        .request_adapter(&options)
+        .await
+        .map_err(|e| Error::NoAdapter {
+            reason: e.to_string(),
+            hint: DRIVER_HINT,
+        })
+}
+
 /// Whether `EDGEGRAD_UNCHECKED_KERNELS=1` asks for kernels without bounds checks.
 fn unchecked_requested() -> bool {
     let unchecked = std::env::var("EDGEGRAD_UNCHECKED_KERNELS").as_deref() == Ok("1");
@@ -79,15 +119,10 @@ impl GpuContext {
         // Vulkan, Metal and DX12 unless WGPU_BACKEND names others: the GL backend lacks
         // compute on many drivers and probes for a display on headless machines.
         let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        descriptor.backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+        let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+        descriptor.backends = backends;
         let instance = wgpu::Instance::new(descriptor);
-        let adapter = pollster::block_on(wgpu::util::initialize_adapter_from_env_or_default(
-            &instance, None,
-        ))
-        .map_err(|e| Error::NoAdapter {
-            reason: e.to_string(),
-            hint: DRIVER_HINT,
-        })?;
+        let adapter = pollster::block_on(select_adapter(&instance, backends))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
         info!(
