@@ -8,7 +8,7 @@
 //! ```
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
@@ -25,7 +25,8 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
     /// New data in the model's input format: a CSV with the feature columns (other columns
-    /// are ignored), a folder of channel files, a signal manifest, or a CSV of pixel rows.
+    /// are ignored), a folder of channel files, a signal manifest, or a CSV of pixel rows. A
+    /// relative path that does not exist is also looked up under $EDGEGRAD_DATA.
     #[arg(long, value_name = "PATH")]
     data: PathBuf,
     /// Where the network runs.
@@ -51,22 +52,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// Resolves `--data`: the path as given, or else under $EDGEGRAD_DATA when it is relative,
+/// as the trainer does.
+fn resolve_data_path(path: &Path) -> PathBuf {
+    if path.exists() || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    match std::env::var_os("EDGEGRAD_DATA") {
+        Some(root) if Path::new(&root).join(path).exists() => Path::new(&root).join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
 fn run(args: &Args) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
+    let data = resolve_data_path(&args.data);
     let (features, rows) = match &model.meta.input {
         InputSpec::Table { features } => {
-            let table = Table::from_csv_path(&args.data)?;
+            let table = Table::from_csv_path(&data)?;
             (features.encode(&table)?, table.n_rows())
         }
-        InputSpec::Samples { source, norm } => read_samples(&args.data, source, norm)?,
+        InputSpec::Samples { source, norm } => read_samples(&data, source, norm)?,
     };
     let device = match args.backend {
         BackendArg::Gpu => Device::gpu()?,
         BackendArg::Cpu => Device::Cpu,
     };
     eprintln!(
-        "predicting {rows} rows of {} with {} on {}",
-        args.data.display(),
+        "predicting {rows} {} of {} with {} on {}",
+        if rows == 1 { "row" } else { "rows" },
+        data.display(),
         args.model.display(),
         device.describe()
     );

@@ -375,6 +375,9 @@ fn load_samples(args: &Args) -> anyhow::Result<Loaded> {
     if args.task.is_some_and(|t| matches!(t, TaskArg::Regression)) {
         bail!("--task regression needs --format csv; the sample formats hold class labels");
     }
+    if args.target.is_some() || !args.drop.is_empty() {
+        bail!("--target and --drop apply to --format csv; the sample formats take --label-column");
+    }
     let path = resolve_data_path(path);
     let data: SampleData = match args.format {
         FormatArg::Channels => {
@@ -412,7 +415,13 @@ fn load_samples(args: &Args) -> anyhow::Result<Loaded> {
         }
         FormatArg::Images => {
             let [c, h, w] = args.image_shape[..] else {
-                bail!("--format images needs --image-shape C,H,W, for example 1,8,8");
+                if args.image_shape.is_empty() {
+                    bail!("--format images needs --image-shape C,H,W, for example 1,8,8");
+                }
+                bail!(
+                    "--image-shape takes 3 values, channels,height,width, but {} were given",
+                    args.image_shape.len()
+                );
             };
             load_images(
                 &path,
@@ -584,8 +593,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
         memory_budget: args.memory_budget,
     };
     println!(
-        "training: {optimizer}; batch {}, {} epochs",
-        train_options.batch_size, train_options.epochs
+        "training: {optimizer}; batch {}, {} {}",
+        train_options.batch_size,
+        train_options.epochs,
+        if train_options.epochs == 1 {
+            "epoch"
+        } else {
+            "epochs"
+        }
     );
 
     let set = TrainSet {
