@@ -44,3 +44,8 @@ fn sigmoid(x: f32) -> f32 {
     let e = exp(x);
     return e / (1.0 + e);
 }
+
+// Row-major offset of (a, b, c, d) in the rank-4 shape `dims`.
+fn offset4(dims: vec4<u32>, a: u32, b: u32, c: u32, d: u32) -> u32 {
+    return ((a * dims.y + b) * dims.z + c) * dims.w + d;
+}

@@ -11,10 +11,6 @@
 @group(0) @binding(3) var<storage, read> rhs: array<f32>;  // weight [c_out, c_in, kh, kw], or x
 @group(0) @binding(4) var<storage, read> bias: array<f32>; // [c_out]
 
-fn offset4(dims: vec4<u32>, a: u32, b: u32, c: u32, d: u32) -> u32 {
-    return ((a * dims.y + b) * dims.z + c) * dims.w + d;
-}
-
 // Input coordinate that tap k of output position `out` reads along one axis, or -1 in padding.
 fn tap(out: u32, k: u32, stride: u32, dilation: u32, pad: u32, size: u32) -> i32 {
     let position = i32(out * stride + k * dilation) - i32(pad);

@@ -10,10 +10,6 @@
 @group(0) @binding(2) var<storage, read> lhs: array<f32>; // x, or dy for avg_pool_backward
 @group(0) @binding(3) var<storage, read> rhs: array<f32>; // dy for max_pool_backward
 
-fn offset4(dims: vec4<u32>, a: u32, b: u32, c: u32, d: u32) -> u32 {
-    return ((a * dims.y + b) * dims.z + c) * dims.w + d;
-}
-
 // First and one-past-last real input coordinate of window `out` along one axis.
 fn window_range(out: u32, kernel: u32, stride: u32, pad: u32, size: u32) -> vec2<i32> {
     let start = i32(out * stride) - i32(pad);

@@ -300,8 +300,11 @@ impl Session {
         let loss = self.loss.ok_or_else(|| {
             Error::InvalidNode("this session was compiled for inference and cannot train".into())
         })?;
-        let inputs = self.step_inputs.clone();
-        self.feed(feeds, &inputs)?;
+        // Taken and put back rather than cloned, so a step allocates nothing on the host.
+        let inputs = std::mem::take(&mut self.step_inputs);
+        let fed = self.feed(feeds, &inputs);
+        self.step_inputs = inputs;
+        fed?;
         let step = self.step + 1;
         let state = RunState {
             step: step as u32,
@@ -329,8 +332,11 @@ impl Session {
     /// and returns each node's name and wall time in seconds, slowest first. The parameters
     /// are not updated. On the CPU backend the times are those of the reference loops.
     pub fn profile_step(&mut self, feeds: &[(NodeId, &[f32])]) -> Result<Vec<(String, f64)>> {
-        let inputs = self.step_inputs.clone();
-        self.feed(feeds, &inputs)?;
+        // Taken and put back rather than cloned, so a step allocates nothing on the host.
+        let inputs = std::mem::take(&mut self.step_inputs);
+        let fed = self.feed(feeds, &inputs);
+        self.step_inputs = inputs;
+        fed?;
         let state = RunState {
             step: self.step as u32 + 1,
             training: true,
@@ -368,8 +374,11 @@ impl Session {
         let loss = self.loss.ok_or_else(|| {
             Error::InvalidNode("this session was compiled for inference and cannot train".into())
         })?;
-        let inputs = self.step_inputs.clone();
-        self.feed(feeds, &inputs)?;
+        // Taken and put back rather than cloned, so a step allocates nothing on the host.
+        let inputs = std::mem::take(&mut self.step_inputs);
+        let fed = self.feed(feeds, &inputs);
+        self.step_inputs = inputs;
+        fed?;
         let step = self.step + 1;
         let state = RunState {
             step: step as u32,
@@ -494,7 +503,7 @@ impl Session {
             }
             if let Some(i) = data.iter().position(|v| !v.is_finite()) {
                 return Err(Error::Feed(format!(
-                    "input `{name}` holds {} at index {i}; remove or impute NaN and infinite values",
+                    "input `{name}` contains {} at index {i}; remove or impute NaN and infinite values",
                     data[i]
                 )));
             }
@@ -570,7 +579,7 @@ fn check_rule(name: &str, data: &[f32], rule: FeedRule) -> Result<()> {
                 .position(|&v| v < 0.0 || v.fract() != 0.0 || v >= classes as f32);
             if let Some(i) = bad {
                 return Err(Error::Feed(format!(
-                    "input `{name}` holds {} at index {i}, which is not a class index in 0..{classes}",
+                    "input `{name}` contains {} at index {i}, which is not a class index in 0..{classes}",
                     data[i]
                 )));
             }
@@ -578,7 +587,7 @@ fn check_rule(name: &str, data: &[f32], rule: FeedRule) -> Result<()> {
         FeedRule::Probability => {
             if let Some(i) = data.iter().position(|&v| !(0.0..=1.0).contains(&v)) {
                 return Err(Error::Feed(format!(
-                    "input `{name}` holds {} at index {i}; binary targets must lie in [0, 1]",
+                    "input `{name}` contains {} at index {i}; binary targets must lie in [0, 1]",
                     data[i]
                 )));
             }

@@ -664,7 +664,7 @@ fn feed_nan_names_input() {
             "expected Error::Feed for {bad}, got {error:?}"
         );
         assert!(
-            message.contains(&format!("input `features` holds {bad} at index 5")),
+            message.contains(&format!("input `features` contains {bad} at index 5")),
             "names the input, value and index: {message}"
         );
     }
@@ -704,7 +704,7 @@ fn feed_label_out_of_range_names_input() {
             "expected Error::Feed for label {bad}, got {error:?}"
         );
         assert!(
-            message.contains(&format!("input `labels` holds {bad} at index 2")),
+            message.contains(&format!("input `labels` contains {bad} at index 2")),
             "names the input, value and index: {message}"
         );
         assert!(

@@ -175,7 +175,7 @@ fn max_pool_argmax(x: &[f32], xd: &[usize; 4], window: &Window2d, od: &[usize; 4
                             best = Some(i);
                         }
                     }
-                    // Padding is at most half the kernel, so every window holds a real element.
+                    // Padding is at most half the kernel, so every window contains a real element.
                     argmax[at(od, n, c, oh, ow)] = best.unwrap_or(0);
                 }
             }

@@ -14,7 +14,7 @@ machine without a GPU, `apt-get install mesa-vulkan-drivers` provides the llvmpi
 Vulkan adapter. wgpu's WGPU_BACKEND and WGPU_ADAPTER_NAME environment variables choose among \
 several adapters.";
 
-/// Which matrix-product kernel sessions on a context use.
+/// The matrix-product kernel that sessions on a context use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MatmulVariant {
     /// Chosen per shape: see [`GpuContext::matmul_kernel`].
@@ -26,7 +26,7 @@ pub enum MatmulVariant {
     Blocked,
 }
 
-/// Which convolution kernels sessions on a context use.
+/// The convolution kernels that sessions on a context use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConvVariant {
     /// The register-blocked kernels for the forward pass and the weight gradient.
@@ -49,16 +49,16 @@ async fn select_adapter(
     instance: &wgpu::Instance,
     backends: wgpu::Backends,
 ) -> Result<wgpu::Adapter> {
-    if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+    if let Ok(requested) = std::env::var("WGPU_ADAPTER_NAME") {
         let adapters = instance.enumerate_adapters(backends).await;
         let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
-        let wanted_lower = wanted.to_lowercase();
+        let requested_lower = requested.to_lowercase();
         return adapters
             .into_iter()
-            .find(|a| a.get_info().name.to_lowercase().contains(&wanted_lower))
+            .find(|a| a.get_info().name.to_lowercase().contains(&requested_lower))
             .ok_or_else(|| Error::NoAdapter {
                 reason: format!(
-                    "WGPU_ADAPTER_NAME is `{wanted}` but no adapter name contains it; adapters \
+                    "WGPU_ADAPTER_NAME is `{requested}` but no adapter name contains it; adapters \
                      found: {}",
                     if names.is_empty() {
                         "none".to_string()
@@ -82,7 +82,7 @@ async fn select_adapter(
         })
 }
 
-/// Whether `EDGEGRAD_UNCHECKED_KERNELS=1` asks for kernels without bounds checks.
+/// Whether `EDGEGRAD_UNCHECKED_KERNELS=1` requests kernels without bounds checks.
 fn unchecked_requested() -> bool {
     let unchecked = std::env::var("EDGEGRAD_UNCHECKED_KERNELS").as_deref() == Ok("1");
     if unchecked {

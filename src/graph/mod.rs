@@ -436,7 +436,8 @@ mod tests {
         let a = g.input("a", [7, 3]).unwrap();
         let b = g.input("b", [4, 5]).unwrap();
         let err = g.matmul(a, b).unwrap_err().to_string();
-        assert!(err.contains("[7, 3]") && err.contains("[4, 5]"), "{err}");
+        assert!(err.contains("[7, 3]"), "{err}");
+        assert!(err.contains("[4, 5]"), "{err}");
     }
 
     #[test]
@@ -449,7 +450,8 @@ mod tests {
             .softmax_cross_entropy(logits, labels, weights)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("labels") && err.contains("(8)"), "{err}");
+        assert!(err.contains("labels"), "{err}");
+        assert!(err.contains("(8)"), "{err}");
     }
 
     #[test]
