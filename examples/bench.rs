@@ -328,7 +328,7 @@ fn step_table(rows: &[&(Record, Record)]) -> Table {
         "dispatches/step",
         "submissions/step",
         "planned memory with reuse",
-        "planned memory without reuse",
+        "planned memory without reuse or fusion",
         "first step, CPU reference (s)",
         "first step, GPU (s)",
     ];
@@ -414,7 +414,7 @@ fn optional(value: Option<usize>) -> String {
     value.map_or("n/a".into(), |v| v.to_string())
 }
 
-/// Formats the planned memory with reuse and its share of the memory without reuse.
+/// Formats the planned memory with reuse and its share of the memory without reuse or fusion.
 fn memory_with_share(record: &Record) -> String {
     match (
         record.planned_bytes_with_reuse,

@@ -9,9 +9,10 @@ struct Params {
     sizes: vec4<u32>,
     scalars: vec4<f32>,
     scalars2: vec4<f32>,
+    flags: vec4<u32>,
 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<storage, read> params: Params;
 
 // Invocations per workgroup of the one-dimensional kernels; matches WORKGROUP_SIZE in Rust.
 const WORKGROUP_SIZE: u32 = 256u;
@@ -43,6 +44,45 @@ fn sigmoid(x: f32) -> f32 {
     }
     let e = exp(x);
     return e / (1.0 + e);
+}
+
+// The activation with code `code` (Activation::code in Rust): 0 identity, 1 relu, 2 sigmoid,
+// 3 tanh. Clamping keeps drivers that build tanh from exp away from inf / inf; tanh(±15)
+// already rounds to ±1 in f32.
+fn activate(x: f32, code: u32) -> f32 {
+    switch code {
+        case 1u: {
+            return max(x, 0.0);
+        }
+        case 2u: {
+            return sigmoid(x);
+        }
+        case 3u: {
+            return tanh(clamp(x, -15.0, 15.0));
+        }
+        default: {
+            return x;
+        }
+    }
+}
+
+// The gradient before the activation with code `code`, given its output `y` and the gradient
+// `dy` after it.
+fn activation_gradient(y: f32, dy: f32, code: u32) -> f32 {
+    switch code {
+        case 1u: {
+            return select(0.0, dy, y > 0.0);
+        }
+        case 2u: {
+            return dy * y * (1.0 - y);
+        }
+        case 3u: {
+            return dy * (1.0 - y * y);
+        }
+        default: {
+            return dy;
+        }
+    }
 }
 
 // Row-major offset of (a, b, c, d) in the rank-4 shape `dims`.

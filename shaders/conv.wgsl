@@ -4,7 +4,8 @@
 //
 // Params: dims_a = input dims (n, c_in, h, w), dims_b = output dims (n, c_out, h_out, w_out),
 // dims_c = (kernel h, kernel w, stride h, stride w), sizes = (pad h, pad w, dilation h,
-// dilation w). channel_sum reads dims_a only, as the dims of dy.
+// dilation w), flags.x = the activation the forward kernels apply (see `activate`).
+// channel_sum reads dims_a only, as the dims of dy.
 
 @group(0) @binding(1) var<storage, read_write> result: array<f32>;
 @group(0) @binding(2) var<storage, read> lhs: array<f32>;  // x, or dy for the backward passes
@@ -63,7 +64,7 @@ fn conv_forward(
             }
         }
     }
-    result[i] = acc;
+    result[i] = activate(acc, params.flags.x);
 }
 
 // dx[n, ci, ih, iw] = Σ over (co, kh, kw) whose output position reads (ih, iw) of
@@ -216,7 +217,7 @@ fn conv_forward_blocked(
         }
         for (var p = 0u; p < CONV_BLOCK; p++) {
             if (ow0 + p < od.w) {
-                result[offset4(od, b.x, co, b.z, ow0 + p)] = acc[c][p] + bias[co];
+                result[offset4(od, b.x, co, b.z, ow0 + p)] = activate(acc[c][p] + bias[co], params.flags.x);
             }
         }
     }

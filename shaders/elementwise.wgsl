@@ -48,7 +48,7 @@ fn relu_forward(
     if (i >= params.sizes.x) {
         return;
     }
-    result[i] = max(lhs[i], 0.0);
+    result[i] = activate(lhs[i], 1u);
 }
 
 // lhs = y (the forward output), rhs = dy.
@@ -62,7 +62,7 @@ fn relu_backward(
     if (i >= params.sizes.x) {
         return;
     }
-    result[i] = select(0.0, rhs[i], lhs[i] > 0.0);
+    result[i] = activation_gradient(lhs[i], rhs[i], 1u);
 }
 
 @compute @workgroup_size(256)
@@ -75,7 +75,7 @@ fn sigmoid_forward(
     if (i >= params.sizes.x) {
         return;
     }
-    result[i] = sigmoid(lhs[i]);
+    result[i] = activate(lhs[i], 2u);
 }
 
 // lhs = y (the forward output), rhs = dy.
@@ -89,8 +89,7 @@ fn sigmoid_backward(
     if (i >= params.sizes.x) {
         return;
     }
-    let y = lhs[i];
-    result[i] = rhs[i] * y * (1.0 - y);
+    result[i] = activation_gradient(lhs[i], rhs[i], 2u);
 }
 
 @compute @workgroup_size(256)
@@ -103,9 +102,7 @@ fn tanh_forward(
     if (i >= params.sizes.x) {
         return;
     }
-    // Clamping keeps drivers that build tanh from exp away from inf / inf; tanh(±15) already
-    // rounds to ±1 in f32.
-    result[i] = tanh(clamp(lhs[i], -15.0, 15.0));
+    result[i] = activate(lhs[i], 3u);
 }
 
 // lhs = y (the forward output), rhs = dy.
@@ -119,8 +116,7 @@ fn tanh_backward(
     if (i >= params.sizes.x) {
         return;
     }
-    let y = lhs[i];
-    result[i] = rhs[i] * (1.0 - y * y);
+    result[i] = activation_gradient(lhs[i], rhs[i], 3u);
 }
 
 // result = lhs; a reshape keeps the row-major order, so it is a plain copy.

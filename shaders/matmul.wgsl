@@ -1,12 +1,14 @@
 // Matrix product `result[m, n] = op(lhs) · op(rhs)`, where `op` transposes an operand whose
-// flag is set: `op(lhs)` is `[m, k]` and `op(rhs)` is `[k, n]`.
+// flag is set: `op(lhs)` is `[m, k]` and `op(rhs)` is `[k, n]`. The `linear_*` entry points
+// are the same products with a fused epilogue: `activate(op(lhs) · op(rhs) + bias, flags.x)`.
 //
 // Params: sizes = (m, n, k, flags), flags bit 0 = lhs transposed (stored [k, m]),
-// bit 1 = rhs transposed (stored [n, k]).
+// bit 1 = rhs transposed (stored [n, k]); flags.x = the activation of the linear kernels.
 
 @group(0) @binding(1) var<storage, read_write> result: array<f32>; // [m, n]
 @group(0) @binding(2) var<storage, read> lhs: array<f32>;          // [m, k] or [k, m]
 @group(0) @binding(3) var<storage, read> rhs: array<f32>;          // [k, n] or [n, k]
+@group(0) @binding(4) var<storage, read> bias: array<f32>;         // [n], linear kernels only
 
 const TILE: u32 = 16u;
 
@@ -39,18 +41,13 @@ fn load_rhs(row: u32, col: u32) -> f32 {
     return rhs[row * n + col];
 }
 
-// One workgroup computes a TILE × TILE block of the result, walking k in TILE-wide steps
-// through workgroup memory. Grid: (ceil(n / TILE), ceil(m / TILE)).
-@compute @workgroup_size(16, 16)
-fn matmul_tiled(
-    @builtin(workgroup_id) workgroup: vec3<u32>,
-    @builtin(local_invocation_id) local: vec3<u32>,
-) {
+// The product at (workgroup.y * TILE + local.y, workgroup.x * TILE + local.x), walking k in
+// TILE-wide steps through workgroup memory. Every invocation of the workgroup must call it.
+fn tiled_product(workgroup: vec3<u32>, local: vec3<u32>) -> f32 {
     let row = workgroup.y * TILE + local.y;
     let col = workgroup.x * TILE + local.x;
-    let k = params.sizes.z;
     var acc = 0.0;
-    let steps = (k + TILE - 1u) / TILE;
+    let steps = (params.sizes.z + TILE - 1u) / TILE;
     for (var step = 0u; step < steps; step++) {
         let base = step * TILE;
         lhs_tile[local.y][local.x] = load_lhs(row, base + local.x);
@@ -61,30 +58,46 @@ fn matmul_tiled(
         }
         workgroupBarrier();
     }
+    return acc;
+}
+
+// One workgroup computes a TILE × TILE block of the result. Grid: (ceil(n / TILE),
+// ceil(m / TILE)).
+@compute @workgroup_size(16, 16)
+fn matmul_tiled(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_id) local: vec3<u32>,
+) {
+    let acc = tiled_product(workgroup, local);
+    let row = workgroup.y * TILE + local.y;
+    let col = workgroup.x * TILE + local.x;
     if (row < params.sizes.x && col < params.sizes.y) {
         result[row * params.sizes.y + col] = acc;
     }
 }
 
-// Outputs per invocation along each axis in `matmul_blocked`.
+// matmul_tiled with the bias add and activation applied before the write.
+@compute @workgroup_size(16, 16)
+fn linear_tiled(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(local_invocation_id) local: vec3<u32>,
+) {
+    let acc = tiled_product(workgroup, local);
+    let row = workgroup.y * TILE + local.y;
+    let col = workgroup.x * TILE + local.x;
+    if (row < params.sizes.x && col < params.sizes.y) {
+        result[row * params.sizes.y + col] = activate(acc + bias[col], params.flags.x);
+    }
+}
+
+// Outputs per invocation along each axis in the blocked kernels.
 const BLOCK: u32 = 4u;
 
-// Register-blocked matrix product: each invocation computes a BLOCK × BLOCK block of the
-// result from global memory, with no workgroup memory and no barriers, which suits software
-// adapters where a barrier is costly. Workgroups of 8 × 8 invocations cover 32 × 32 outputs.
-// Grid: (ceil(n / 32), ceil(m / 32)). Params as for matmul_tiled.
-@compute @workgroup_size(8, 8)
-fn matmul_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
-    let row0 = id.y * BLOCK;
-    let col0 = id.x * BLOCK;
-    let m = params.sizes.x;
-    let n = params.sizes.y;
-    let k = params.sizes.z;
-    if (row0 >= m || col0 >= n) {
-        return;
-    }
+// The BLOCK × BLOCK block of the product whose first element is (row0, col0), computed from
+// global memory: acc[r][c] is element (row0 + r, col0 + c).
+fn blocked_product(row0: u32, col0: u32) -> array<vec4<f32>, 4> {
     var acc: array<vec4<f32>, 4>;
-    for (var i = 0u; i < k; i++) {
+    for (var i = 0u; i < params.sizes.z; i++) {
         let b = vec4<f32>(
             load_rhs(i, col0),
             load_rhs(i, col0 + 1u),
@@ -95,6 +108,14 @@ fn matmul_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
             acc[r] += load_lhs(row0 + r, i) * b;
         }
     }
+    return acc;
+}
+
+// Writes the elements of a block that lie inside the result, each as
+// activate(acc + column bias, activation).
+fn store_block(row0: u32, col0: u32, acc: array<vec4<f32>, 4>, bias4: vec4<f32>, activation: u32) {
+    let m = params.sizes.x;
+    let n = params.sizes.y;
     for (var r = 0u; r < BLOCK; r++) {
         let row = row0 + r;
         if (row >= m) {
@@ -102,8 +123,40 @@ fn matmul_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
         }
         for (var c = 0u; c < BLOCK; c++) {
             if (col0 + c < n) {
-                result[row * n + col0 + c] = acc[r][c];
+                result[row * n + col0 + c] = activate(acc[r][c] + bias4[c], activation);
             }
         }
     }
+}
+
+// Register-blocked matrix product: each invocation computes a BLOCK × BLOCK block of the
+// result from global memory, with no workgroup memory and no barriers, which suits software
+// adapters where a barrier is costly. Workgroups of 8 × 8 invocations cover 32 × 32 outputs.
+// Grid: (ceil(n / 32), ceil(m / 32)).
+@compute @workgroup_size(8, 8)
+fn matmul_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
+    let row0 = id.y * BLOCK;
+    let col0 = id.x * BLOCK;
+    if (row0 >= params.sizes.x || col0 >= params.sizes.y) {
+        return;
+    }
+    store_block(row0, col0, blocked_product(row0, col0), vec4<f32>(0.0), 0u);
+}
+
+// matmul_blocked with the bias add and activation applied before the write.
+@compute @workgroup_size(8, 8)
+fn linear_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
+    let row0 = id.y * BLOCK;
+    let col0 = id.x * BLOCK;
+    let n = params.sizes.y;
+    if (row0 >= params.sizes.x || col0 >= n) {
+        return;
+    }
+    var bias4 = vec4<f32>(0.0);
+    for (var c = 0u; c < BLOCK; c++) {
+        if (col0 + c < n) {
+            bias4[c] = bias[col0 + c];
+        }
+    }
+    store_block(row0, col0, blocked_product(row0, col0), bias4, params.flags.x);
 }

@@ -4,7 +4,8 @@
 // input element adds the gradients of the windows that chose it.
 //
 // Params: dims_a = input dims, dims_b = output dims, dims_c = (kernel h, kernel w, stride h,
-// stride w), sizes = (pad h, pad w, unused, unused).
+// stride w), sizes = (pad h, pad w, unused, unused), flags.x = the activation whose gradient
+// max_pool_backward applies after pooling's (see `activation_gradient`).
 
 @group(0) @binding(1) var<storage, read_write> result: array<f32>;
 @group(0) @binding(2) var<storage, read> lhs: array<f32>; // x, or dy for avg_pool_backward
@@ -82,7 +83,7 @@ fn max_pool_backward(
             }
         }
     }
-    result[i] = acc;
+    result[i] = activation_gradient(lhs[i], acc, params.flags.x);
 }
 
 // Real elements in window (oh, ow).

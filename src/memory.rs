@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op};
+use crate::graph::{Fusion, Graph, NodeId, Op};
 
 /// The kind of value a buffer contains, for the memory report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,8 +41,12 @@ pub struct MemoryReport {
     pub inputs: u64,
     /// Activations and temporaries after buffer reuse.
     pub activations: u64,
-    /// Activations and temporaries with one buffer per value.
+    /// Activations and temporaries with one buffer per value of the graph as built: no buffer
+    /// sharing, and no fusion (values folded into fused kernels count as well).
     pub activations_without_reuse: u64,
+    /// The most activation bytes alive at one point of the run: a lower bound for
+    /// `activations` that no assignment of values to buffers can beat.
+    pub peak_activations: u64,
     /// Kernel parameter blocks and read-back staging, estimated from the dispatch count.
     pub scratch: u64,
     /// The largest single buffers: a name (or the values sharing it) and its size.
@@ -71,12 +75,14 @@ impl fmt::Display for MemoryReport {
         write!(
             f,
             "parameters {}, gradients {}, optimizer state {}, inputs {}, activations {} \
-             ({} without reuse), scratch {}; total {} ({} without reuse)",
+             (at most {} alive at once; {} without reuse or fusion), scratch {}; total {} \
+             ({} without reuse or fusion)",
             bytes(self.parameters),
             bytes(self.gradients),
             bytes(self.optimizer_state),
             bytes(self.inputs),
             bytes(self.activations),
+            bytes(self.peak_activations),
             bytes(self.activations_without_reuse),
             bytes(self.scratch),
             bytes(self.total()),
@@ -110,12 +116,14 @@ pub struct MemoryPlan {
 
 impl MemoryPlan {
     /// Plans the buffers of `graph`. `trained` pairs each parameter with its gradient, and
-    /// `pinned` values (the loss) must survive to the end of every run. The report also counts
-    /// `state_slots` optimizer buffers per parameter and a parameter block per dispatch.
+    /// `pinned` values (the loss) must survive to the end of every run. Nodes that `fusion`
+    /// folded into a later kernel get no buffer. The report also counts `state_slots`
+    /// optimizer buffers per parameter and a parameter block per dispatch.
     pub fn new(
         graph: &Graph,
         trained: &[(NodeId, NodeId)],
         pinned: &[NodeId],
+        fusion: &Fusion,
         state_slots: usize,
         dispatches: usize,
     ) -> MemoryPlan {
@@ -124,7 +132,9 @@ impl MemoryPlan {
         let mut kinds: Vec<Option<ValueKind>> = graph
             .nodes()
             .iter()
-            .map(|node| match node.op {
+            .enumerate()
+            .map(|(i, node)| match node.op {
+                _ if fusion.is_folded(NodeId(i)) => None,
                 Op::Input => Some(ValueKind::Input),
                 Op::Parameter => Some(ValueKind::Parameter),
                 Op::Fill { .. } => Some(ValueKind::Constant),
@@ -146,6 +156,9 @@ impl MemoryPlan {
             }
         }
         for (i, node) in graph.nodes().iter().enumerate() {
+            if fusion.is_folded(NodeId(i)) {
+                continue;
+            }
             for input in &node.inputs {
                 if let Some((_, end)) = lifetimes[input.0].as_mut() {
                     *end = (*end).max(i);
@@ -166,6 +179,7 @@ impl MemoryPlan {
             let size = bytes_of(i);
             match kinds[i] {
                 Some(ValueKind::Activation) => report.activations_without_reuse += size,
+                None if fusion.is_folded(NodeId(i)) => report.activations_without_reuse += size,
                 Some(kind) => {
                     sizes.push(size);
                     members.push(vec![i]);
@@ -216,6 +230,16 @@ impl MemoryPlan {
                 report.activations += sizes[b];
             }
         }
+        let mut peak = 0u64;
+        for position in 0..n {
+            let alive: u64 = (0..n)
+                .filter_map(|v| lifetimes[v].map(|(s, e)| (v, s, e)))
+                .filter(|&(_, s, e)| s <= position && position <= e)
+                .map(|(v, _, _)| bytes_of(v))
+                .sum();
+            peak = peak.max(alive);
+        }
+        report.peak_activations = peak;
         report.optimizer_state = report.parameters * state_slots as u64;
         report.scratch =
             (dispatches as u64 + 1) * std::mem::size_of::<crate::gpu::kernels::ParamBlock>() as u64;
@@ -265,7 +289,7 @@ impl MemoryPlan {
     /// Checks the plan by brute force: at every position in node order, collects the values
     /// alive there (recomputed from the graph, independently of the planner's bookkeeping)
     /// and fails if two of them share a buffer or a buffer is smaller than a value in it.
-    pub fn verify(&self, graph: &Graph, pinned: &[NodeId]) -> Result<()> {
+    pub fn verify(&self, graph: &Graph, pinned: &[NodeId], fusion: &Fusion) -> Result<()> {
         let n = graph.nodes().len();
         for i in 0..n {
             if let Some(slot) = self.slots[i]
@@ -287,10 +311,11 @@ impl MemoryPlan {
             if position == value || pinned.iter().any(|p| p.0 == value) {
                 return true;
             }
-            // Alive if some consumer at or after `position` reads it.
-            graph.nodes()[position..]
-                .iter()
-                .any(|node| node.inputs.iter().any(|input| input.0 == value))
+            // Alive if some kernel at or after `position` reads it.
+            (position..n).any(|c| {
+                !fusion.is_folded(NodeId(c))
+                    && graph.nodes()[c].inputs.iter().any(|input| input.0 == value)
+            })
         };
         for position in 0..n {
             let mut owner: Vec<Option<usize>> = vec![None; self.sizes.len()];
@@ -349,8 +374,8 @@ mod tests {
     #[test]
     fn reuse_shrinks_activations_and_verifies() {
         let (g, loss, trained) = mlp();
-        let plan = MemoryPlan::new(&g, &trained, &[loss], 0, 10);
-        plan.verify(&g, &[loss]).unwrap();
+        let plan = MemoryPlan::new(&g, &trained, &[loss], &Fusion::default(), 0, 10);
+        plan.verify(&g, &[loss], &Fusion::default()).unwrap();
         let report = plan.report();
         assert!(
             report.activations < report.activations_without_reuse,
@@ -364,7 +389,7 @@ mod tests {
     #[test]
     fn verify_catches_shared_live_values() {
         let (g, loss, trained) = mlp();
-        let mut plan = MemoryPlan::new(&g, &trained, &[loss], 0, 10);
+        let mut plan = MemoryPlan::new(&g, &trained, &[loss], &Fusion::default(), 0, 10);
         // Put two values that are alive together, a relu and the matmul after it that reads
         // it, into one buffer.
         let relu = g.nodes().iter().position(|n| n.op == Op::Relu).unwrap();
@@ -374,7 +399,10 @@ mod tests {
             .position(|n| n.inputs.contains(&NodeId(relu)))
             .unwrap();
         plan.slots[consumer] = plan.slots[relu];
-        let err = plan.verify(&g, &[loss]).unwrap_err().to_string();
+        let err = plan
+            .verify(&g, &[loss], &Fusion::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("share buffer"), "{err}");
     }
 }

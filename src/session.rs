@@ -14,7 +14,7 @@ use crate::cpu::CpuExecutor;
 use crate::error::{Error, Result};
 use crate::gpu::executor::{GpuExecutor, LOSS_LOG_CAPACITY};
 use crate::gpu::{GpuContext, GpuStats};
-use crate::graph::{Graph, NodeId, Op};
+use crate::graph::{Fusion, Graph, NodeId, Op};
 use crate::memory::{MemoryPlan, MemoryReport, bytes};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -76,6 +76,7 @@ struct Plan {
     step_nodes: Vec<NodeId>,
     step_inputs: Vec<NodeId>,
     optimizer: Option<Optimizer>,
+    fusion: Fusion,
 }
 
 enum Backend {
@@ -110,6 +111,8 @@ pub struct Session {
     memory: MemoryReport,
     /// Losses of deferred steps already read back and not yet taken.
     ready_losses: Vec<f32>,
+    /// The nodes folded into fused kernels when the graph was compiled.
+    fusion: Fusion,
 }
 
 /// Settings of [`Session::training_with`] and [`Session::inference_with`].
@@ -117,6 +120,11 @@ pub struct Session {
 pub struct SessionOptions {
     /// Reject a plan whose device memory exceeds this many bytes, before allocating anything.
     pub memory_budget: Option<u64>,
+    /// Keep every matrix product, bias add, convolution and activation as a kernel of its own
+    /// instead of fusing the bias add and activation into the product's or convolution's
+    /// epilogue (see [`Graph::fuse_epilogues`]). Fusion saves launches and buffers; without it
+    /// [`Session::run`] can read every intermediate value.
+    pub disable_fusion: bool,
 }
 
 impl Session {
@@ -141,6 +149,8 @@ impl Session {
     ) -> Result<Self> {
         let mut graph = graph;
         graph.try_node(loss)?;
+        let mut fusion = Fusion::default();
+        fuse(&mut graph, &[loss], &mut fusion, &options);
         let params: Vec<NodeId> = graph.parameters().iter().map(|(id, _)| *id).collect();
         let grads = graph.backward(loss, &params)?;
         let trained: Vec<(NodeId, NodeId)> = params
@@ -156,6 +166,7 @@ impl Session {
             .collect();
         let mut roots = vec![loss];
         roots.extend(trained.iter().map(|&(_, g)| g));
+        fuse(&mut graph, &roots, &mut fusion, &options);
         let (step_nodes, step_inputs) = plan(&graph, &roots);
         let plan = Plan {
             loss: Some(loss),
@@ -163,6 +174,7 @@ impl Session {
             step_nodes,
             step_inputs,
             optimizer: Some(optimizer),
+            fusion,
         };
         Self::build(graph, device, plan, options)
     }
@@ -174,12 +186,16 @@ impl Session {
 
     /// [`Session::inference`] with options such as a memory budget.
     pub fn inference_with(graph: Graph, device: &Device, options: SessionOptions) -> Result<Self> {
+        let mut graph = graph;
+        let mut fusion = Fusion::default();
+        fuse(&mut graph, &[], &mut fusion, &options);
         let plan = Plan {
             loss: None,
             trained: Vec::new(),
             step_nodes: Vec::new(),
             step_inputs: Vec::new(),
             optimizer: None,
+            fusion,
         };
         Self::build(graph, device, plan, options)
     }
@@ -191,19 +207,20 @@ impl Session {
             step_nodes,
             step_inputs,
             optimizer,
+            fusion,
         } = plan;
         let computed: Vec<NodeId> = (0..graph.nodes().len())
             .map(NodeId)
-            .filter(|&id| !graph.node(id).op.is_leaf())
+            .filter(|&id| !graph.node(id).op.is_leaf() && !fusion.is_folded(id))
             .collect();
         let pinned: Vec<NodeId> = loss.into_iter().collect();
         let state_slots = optimizer.map_or(0, |o| o.state_slots());
         let dispatches = computed.len() + trained.len();
-        let memory = MemoryPlan::new(&graph, &trained, &pinned, state_slots, dispatches);
+        let memory = MemoryPlan::new(&graph, &trained, &pinned, &fusion, state_slots, dispatches);
         // Every graph compiled in a debug build, which includes the test suite, has its plan
         // checked against a brute-force liveness scan.
         #[cfg(debug_assertions)]
-        memory.verify(&graph, &pinned)?;
+        memory.verify(&graph, &pinned, &fusion)?;
         let report = memory.report().clone();
         log::debug!("memory plan: {report}");
         if let Some(budget) = options.memory_budget
@@ -257,6 +274,7 @@ impl Session {
             mode: Mode::Eval,
             memory: report,
             ready_losses: Vec::new(),
+            fusion,
         })
     }
 
@@ -420,9 +438,34 @@ impl Session {
         Ok(losses)
     }
 
+    /// The nodes folded into fused kernels when the graph was compiled.
+    pub fn fusion(&self) -> &Fusion {
+        &self.fusion
+    }
+
     /// Computes `output` from `feeds` without updating anything.
+    ///
+    /// A value that compiling fused into a later kernel (a matrix product or bias add followed
+    /// by its activation) is never stored; asking for it is an error that names the fused node.
     pub fn run(&mut self, feeds: &[(NodeId, &[f32])], output: NodeId) -> Result<Tensor> {
         self.graph.try_node(output)?;
+        if let Some(fused) = self.fusion.folded_into(output) {
+            let node = self.graph.node(output);
+            return Err(Error::InvalidNode(format!(
+                "node {} ({}{}) was fused into node {} ({}) when the session was compiled, so \
+                 its value is never stored; read node {} instead, or compile with \
+                 SessionOptions {{ disable_fusion: true, .. }}",
+                output.0,
+                node.op.name(),
+                node.name
+                    .as_ref()
+                    .map(|n| format!(" `{n}`"))
+                    .unwrap_or_default(),
+                fused.0,
+                self.graph.node(fused).op.name(),
+                fused.0
+            )));
+        }
         let (nodes, inputs) = self
             .forward_plans
             .entry(output)
@@ -521,6 +564,14 @@ impl Session {
             }
         }
         Ok(())
+    }
+}
+
+/// Fuses epilogues into their producers, keeping the values in `keep`, unless `options`
+/// disable it.
+fn fuse(graph: &mut Graph, keep: &[NodeId], fusion: &mut Fusion, options: &SessionOptions) {
+    if !options.disable_fusion {
+        graph.fuse_epilogues(keep, fusion);
     }
 }
 

@@ -262,6 +262,7 @@ pub fn fit(
     let mg = model_graph(spec, None, options.seed, data.task, batch)?;
     let session_options = SessionOptions {
         memory_budget: options.memory_budget,
+        ..SessionOptions::default()
     };
     let mut session = Session::training_with(
         mg.graph,

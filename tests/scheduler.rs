@@ -56,9 +56,15 @@ fn reuse_never_costs_memory() {
             report.activations < report.activations_without_reuse,
             "{name}: {report}"
         );
+        assert!(
+            report.peak_activations <= report.activations,
+            "{name}: the plan beats the peak of live values: {report}"
+        );
     }
 }
 
+/// The baseline is one buffer per value of the model as built, which is what the plan's
+/// buffer sharing and epilogue fusion together save against.
 #[test]
 fn cnn_reuse_within_sixty_percent() {
     let (g, loss, _) = cnn();
@@ -77,6 +83,7 @@ fn tiny_budget_rejected_with_total() {
     let (g, loss, _) = mlp();
     let options = SessionOptions {
         memory_budget: Some(1000),
+        ..SessionOptions::default()
     };
     let err = Session::training_with(g, loss, Optimizer::sgd(0.01), &Device::Cpu, options)
         .err()
@@ -136,6 +143,41 @@ fn mlp_step_dispatch_count() {
         "{} dispatches per mlp step",
         stats.dispatches
     );
+}
+
+#[test]
+fn fusion_saves_launches_and_memory() {
+    let Some(gpu) = common::gpu() else { return };
+    // mlp: two dense+relu layers lose their add and relu, the output layer its add; cnn: two
+    // convolutions lose their relu, the dense layer its add, and both relu gradients fold
+    // into the max-pooling gradients.
+    for (name, (g, loss, feeds), saved) in [("mlp", mlp(), 5), ("cnn", cnn(), 5)] {
+        let feeds: Vec<(NodeId, &[f32])> =
+            feeds.iter().map(|(id, v)| (*id, v.as_slice())).collect();
+        let unfused_options = SessionOptions {
+            disable_fusion: true,
+            ..SessionOptions::default()
+        };
+        let sgd = Optimizer::sgd(0.05);
+        let mut fused = Session::training(g.clone(), loss, sgd, &gpu).unwrap();
+        let mut unfused = Session::training_with(g, loss, sgd, &gpu, unfused_options).unwrap();
+        for step in 0..3 {
+            let a = fused.step(&feeds).unwrap();
+            let b = unfused.step(&feeds).unwrap();
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs(),
+                "{name} step {step}: fused loss {a}, unfused {b}"
+            );
+        }
+        let (f, u) = (fused.gpu_stats().unwrap(), unfused.gpu_stats().unwrap());
+        assert_eq!(
+            f.dispatches + saved,
+            u.dispatches,
+            "{name}: dispatches per step"
+        );
+        let (f, u) = (fused.memory_report(), unfused.memory_report());
+        assert!(f.total() < u.total(), "{name}: fused {f}; unfused {u}");
+    }
 }
 
 #[test]

@@ -89,14 +89,17 @@ fn kernel_table_matches_shader_bindings() {
                 file.file_name()
             );
         }
-        let uniform = module.global_variables.iter().map(|(_, g)| g).find(|g| {
+        let params = module.global_variables.iter().map(|(_, g)| g).find(|g| {
             g.binding
                 .as_ref()
                 .is_some_and(|b| b.group == 0 && b.binding == 0)
         });
         assert!(
-            uniform.is_some_and(|g| g.space == AddressSpace::Uniform),
-            "{}: binding 0 must be the uniform parameter block",
+            params.is_some_and(|g| g.space
+                == AddressSpace::Storage {
+                    access: StorageAccess::LOAD
+                }),
+            "{}: binding 0 must be the read-only parameter block",
             file.file_name()
         );
     }

@@ -141,7 +141,7 @@ impl TrainingStep {
         let weight_values = vec![1.0; batch];
 
         let session = Session::training(graph, loss, Optimizer::sgd(LEARNING_RATE), device)?;
-        let flops = step_flops(session.graph());
+        let flops = step_flops(&session);
         let feeds = Feeds {
             samples,
             labels,
@@ -179,15 +179,20 @@ fn class_labels(len: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Floating-point operations in the matmul and convolution nodes of `graph`, counting a
-/// multiply-add as two. Elementwise ops, pooling, the loss and the optimizer update are not
-/// counted, so the GFLOP/s derived from it is a lower bound on the work done.
-pub fn step_flops(graph: &Graph) -> u64 {
+/// Floating-point operations in the matmul and convolution kernels of `session`'s graph,
+/// counting a multiply-add as two. Elementwise ops, pooling, the loss and the optimizer update
+/// are not counted, so the GFLOP/s derived from it is a lower bound on the work done.
+pub fn step_flops(session: &Session) -> u64 {
+    let graph = session.graph();
+    let folded: Vec<usize> = session.fusion().folded().map(NodeId::index).collect();
     let mut flops = 0u64;
-    for node in graph.nodes() {
+    for (i, node) in graph.nodes().iter().enumerate() {
+        if folded.contains(&i) {
+            continue;
+        }
         let shape_of = |i: usize| graph.shape(node.inputs[i]).dims();
         let macs = match node.op {
-            Op::MatMul { transpose_lhs, .. } => {
+            Op::MatMul { transpose_lhs, .. } | Op::Linear { transpose_lhs, .. } => {
                 let lhs = shape_of(0);
                 let k = if transpose_lhs { lhs[0] } else { lhs[1] };
                 node.shape.numel() * k
@@ -331,8 +336,8 @@ pub fn conv(case: &ConvCase, device: &Device) -> Result<SingleOp> {
     } else {
         graph.conv1d(input, weight, bias, case.options)?
     };
-    let flops = step_flops(&graph);
     let session = Session::inference(graph, device)?;
+    let flops = step_flops(&session);
     Ok(SingleOp {
         session,
         output,

@@ -4,6 +4,7 @@
 //! accumulated in `f64`, no blocking or vectorisation. Shapes are checked by the graph before
 //! any of them runs, so they index without further checks.
 
+use crate::graph::Activation;
 use crate::tensor::MAX_RANK;
 
 /// `op(lhs) · op(rhs)` with `op(lhs): [m, k]`, `op(rhs): [k, n]`, output `[m, n]`.
@@ -101,9 +102,45 @@ pub fn sum_to(x: &[f32], in_dims: &[usize; MAX_RANK], out_dims: &[usize; MAX_RAN
     out.into_iter().map(|v| v as f32).collect()
 }
 
+/// `activation(x + bias)` in place, with `bias` repeated along each row of `x`.
+pub fn bias_activation(x: &mut [f32], bias: &[f32], activation: Activation) {
+    for row in x.chunks_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+    activate(x, activation);
+}
+
+/// Applies `activation` to every element in place, with the same loops as the standalone ops.
+pub fn activate(x: &mut [f32], activation: Activation) {
+    match activation {
+        Activation::Identity => {}
+        Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Activation::Sigmoid => x.iter_mut().for_each(|v| *v = sigmoid_scalar(*v)),
+        Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
+    }
+}
+
+/// The gradient before `activation` given `dy` after it and its output `y`.
+pub fn activation_gradient(y: &[f32], dy: Vec<f32>, activation: Activation) -> Vec<f32> {
+    match activation {
+        Activation::Identity => dy,
+        Activation::Relu => relu_backward(y, &dy),
+        Activation::Sigmoid => sigmoid_backward(y, &dy),
+        Activation::Tanh => tanh_backward(y, &dy),
+    }
+}
+
 /// `max(x, 0)`.
 pub fn relu(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| v.max(0.0)).collect()
+    activated(x, Activation::Relu)
+}
+
+fn activated(x: &[f32], activation: Activation) -> Vec<f32> {
+    let mut y = x.to_vec();
+    activate(&mut y, activation);
+    y
 }
 
 /// `dy` where the relu output `y > 0`, else 0.
@@ -116,7 +153,7 @@ pub fn relu_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
 
 /// Logistic sigmoid, evaluated so that neither branch overflows.
 pub fn sigmoid(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| sigmoid_scalar(v)).collect()
+    activated(x, Activation::Sigmoid)
 }
 
 pub(crate) fn sigmoid_scalar(x: f32) -> f32 {
@@ -135,7 +172,7 @@ pub fn sigmoid_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
 
 /// Hyperbolic tangent.
 pub fn tanh(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&v| v.tanh()).collect()
+    activated(x, Activation::Tanh)
 }
 
 /// `dy · (1 − y²)` with `y` the tanh output.

@@ -107,6 +107,19 @@ impl CpuExecutor {
                 let (m, n) = (out.dims()[0], out.dims()[1]);
                 kernels::matmul(input(0), input(1), m, k, n, *transpose_lhs, *transpose_rhs)
             }
+            Op::Linear {
+                transpose_lhs,
+                transpose_rhs,
+                activation,
+            } => {
+                let lhs = shape_of(0).dims();
+                let k = if *transpose_lhs { lhs[0] } else { lhs[1] };
+                let (m, n) = (out.dims()[0], out.dims()[1]);
+                let mut y =
+                    kernels::matmul(input(0), input(1), m, k, n, *transpose_lhs, *transpose_rhs);
+                kernels::bias_activation(&mut y, input(2), *activation);
+                y
+            }
             Op::Add => kernels::add(
                 input(0),
                 &shape_of(0).broadcast_strides(out, op_name)?,
@@ -173,15 +186,19 @@ impl CpuExecutor {
                 let dloss = input(3)[0];
                 kernels::mean_squared_error_backward(input(0), input(1), input(2), dloss, columns)
             }
-            Op::Conv { window } => window::conv_forward(
-                input(0),
-                &as_4d(shape_of(0)),
-                input(1),
-                &as_4d(shape_of(1)),
-                input(2),
-                window,
-                &as_4d(out),
-            ),
+            Op::Conv { window, activation } => {
+                let mut y = window::conv_forward(
+                    input(0),
+                    &as_4d(shape_of(0)),
+                    input(1),
+                    &as_4d(shape_of(1)),
+                    input(2),
+                    window,
+                    &as_4d(out),
+                );
+                kernels::activate(&mut y, *activation);
+                y
+            }
             Op::ConvBackwardInput { window } => window::conv_backward_input(
                 input(0),
                 &as_4d(shape_of(0)),
@@ -202,13 +219,16 @@ impl CpuExecutor {
             Op::MaxPool { window } => {
                 window::max_pool(input(0), &as_4d(shape_of(0)), window, &as_4d(out))
             }
-            Op::MaxPoolBackward { window } => window::max_pool_backward(
-                input(0),
-                &as_4d(shape_of(0)),
-                input(1),
-                window,
-                &as_4d(shape_of(1)),
-            ),
+            Op::MaxPoolBackward { window, activation } => {
+                let dx = window::max_pool_backward(
+                    input(0),
+                    &as_4d(shape_of(0)),
+                    input(1),
+                    window,
+                    &as_4d(shape_of(1)),
+                );
+                kernels::activation_gradient(input(0), dx, *activation)
+            }
             Op::AvgPool { window } => {
                 window::avg_pool(input(0), &as_4d(shape_of(0)), window, &as_4d(out))
             }

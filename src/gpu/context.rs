@@ -244,21 +244,25 @@ impl GpuContext {
         self.conv != ConvVariant::Direct
     }
 
-    /// The matmul kernel for an `[m, k] · [k, n]` product.
+    /// The matmul kernel for an `[m, k] · [k, n]` product, with the bias and activation
+    /// epilogue when `fused`.
     ///
     /// With [`MatmulVariant::Auto`], software adapters always get the register-blocked
     /// kernel, because workgroup barriers are expensive there (on llvmpipe it ran a
     /// `[256, 8] · [8, 64]` product about 4× faster than the tiled kernel). Hardware adapters
     /// get the tiled kernel once every dimension reaches 128, where reuse through workgroup
     /// memory pays for its barriers, and the blocked kernel below that.
-    pub(crate) fn matmul_kernel(&self, m: usize, n: usize, k: usize) -> Kernel {
-        let kernel = match self.matmul {
-            MatmulVariant::Tiled => Kernel::MatmulTiled,
-            MatmulVariant::Blocked => Kernel::MatmulBlocked,
-            MatmulVariant::Auto if !self.is_software() && m.min(n).min(k) >= 128 => {
-                Kernel::MatmulTiled
-            }
-            MatmulVariant::Auto => Kernel::MatmulBlocked,
+    pub(crate) fn matmul_kernel(&self, m: usize, n: usize, k: usize, fused: bool) -> Kernel {
+        let tiled = match self.matmul {
+            MatmulVariant::Tiled => true,
+            MatmulVariant::Blocked => false,
+            MatmulVariant::Auto => !self.is_software() && m.min(n).min(k) >= 128,
+        };
+        let kernel = match (tiled, fused) {
+            (true, false) => Kernel::MatmulTiled,
+            (false, false) => Kernel::MatmulBlocked,
+            (true, true) => Kernel::LinearTiled,
+            (false, true) => Kernel::LinearBlocked,
         };
         debug!(
             "matmul [{m}, {k}] · [{k}, {n}] uses {}",
@@ -342,7 +346,7 @@ impl GpuContext {
             binding: 0,
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Uniform,
+                ty: wgpu::BufferBindingType::Storage { read_only: true },
                 has_dynamic_offset: false,
                 min_binding_size: None,
             },

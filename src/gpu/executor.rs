@@ -15,7 +15,7 @@ use wgpu::util::DeviceExt;
 use super::context::GpuContext;
 use super::kernels::{Kernel, MATMUL_BLOCKED_TILE, MATMUL_TILE, ParamBlock, WORKGROUP_SIZE, uvec4};
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op, Window2d, as_4d};
+use crate::graph::{Activation, Graph, NodeId, Op, Window2d, as_4d};
 use crate::memory::MemoryPlan;
 use crate::optim::Optimizer;
 use crate::session::RunState;
@@ -250,31 +250,24 @@ impl GpuExecutor {
             Op::MatMul {
                 transpose_lhs,
                 transpose_rhs,
-            } => {
-                let lhs = shape_of(0).dims();
-                let k = if *transpose_lhs { lhs[0] } else { lhs[1] };
-                let (m, n) = (out_shape.dims()[0], out_shape.dims()[1]);
-                let flags = u32::from(*transpose_lhs) | (u32::from(*transpose_rhs) << 1);
-                params.sizes = UVec4::new(m as u32, n as u32, k as u32, flags);
-                let kernel = self.ctx.matmul_kernel(m, n, k);
-                let tile = match kernel {
-                    Kernel::MatmulTiled => MATMUL_TILE,
-                    _ => MATMUL_BLOCKED_TILE,
-                };
-                let x = (n as u32).div_ceil(tile);
-                let y = (m as u32).div_ceil(tile);
-                let max = self.ctx.limits().max_compute_workgroups_per_dimension;
-                if x.max(y) > max {
-                    return Err(Error::DeviceLimit {
-                        what: format!("matmul with output {out_shape}"),
-                        requested: x.max(y) as u64,
-                        limit: max as u64,
-                        limit_name: "max_compute_workgroups_per_dimension",
-                        hint: "split the matrix into smaller blocks",
-                    });
-                }
-                (kernel, [x, y, 1])
-            }
+            } => self.matmul_grid(
+                &mut params,
+                shape_of(0),
+                out_shape,
+                [*transpose_lhs, *transpose_rhs],
+                None,
+            )?,
+            Op::Linear {
+                transpose_lhs,
+                transpose_rhs,
+                activation,
+            } => self.matmul_grid(
+                &mut params,
+                shape_of(0),
+                out_shape,
+                [*transpose_lhs, *transpose_rhs],
+                Some(*activation),
+            )?,
             Op::Add => {
                 params.dims_a = uvec4(&out_shape.padded(op_name)?);
                 params.dims_b = uvec4(&shape_of(0).broadcast_strides(out_shape, op_name)?);
@@ -335,9 +328,10 @@ impl GpuExecutor {
                 params.scalars = Vec4::new(*p, 0.0, 0.0, 0.0);
                 (Kernel::DropoutForward, self.grid_1d(len, op_name)?)
             }
-            Op::Conv { window } => {
+            Op::Conv { window, activation } => {
                 let od = as_4d(out_shape);
                 window_params(&mut params, as_4d(shape_of(0)), od, window);
+                params.flags.x = activation.code();
                 if self.ctx.conv_blocked() {
                     let blocks = od[0] * od[1].div_ceil(4) * od[2] * od[3].div_ceil(4);
                     (Kernel::ConvForwardBlocked, self.grid_1d(blocks, op_name)?)
@@ -369,8 +363,9 @@ impl GpuExecutor {
                 window_params(&mut params, as_4d(shape_of(0)), as_4d(out_shape), window);
                 (Kernel::MaxPoolForward, self.grid_1d(len, op_name)?)
             }
-            Op::MaxPoolBackward { window } => {
+            Op::MaxPoolBackward { window, activation } => {
                 window_params(&mut params, as_4d(shape_of(0)), as_4d(shape_of(1)), window);
+                params.flags.x = activation.code();
                 (Kernel::MaxPoolBackward, self.grid_1d(len, op_name)?)
             }
             Op::AvgPool { window } => {
@@ -392,6 +387,45 @@ impl GpuExecutor {
         self.make_dispatch(kernel, &params, &buffers, workgroups, &label)
     }
 
+    /// The parameters, kernel and grid of a matrix product of `lhs` giving `out`; `epilogue`
+    /// is the fused activation of an [`Op::Linear`].
+    fn matmul_grid(
+        &self,
+        params: &mut ParamBlock,
+        lhs: &Shape,
+        out: &Shape,
+        [transpose_lhs, transpose_rhs]: [bool; 2],
+        epilogue: Option<Activation>,
+    ) -> Result<(Kernel, [u32; 3])> {
+        let k = if transpose_lhs {
+            lhs.dims()[0]
+        } else {
+            lhs.dims()[1]
+        };
+        let (m, n) = (out.dims()[0], out.dims()[1]);
+        let flags = u32::from(transpose_lhs) | (u32::from(transpose_rhs) << 1);
+        params.sizes = UVec4::new(m as u32, n as u32, k as u32, flags);
+        params.flags.x = epilogue.map_or(0, Activation::code);
+        let kernel = self.ctx.matmul_kernel(m, n, k, epilogue.is_some());
+        let tile = match kernel {
+            Kernel::MatmulTiled | Kernel::LinearTiled => MATMUL_TILE,
+            _ => MATMUL_BLOCKED_TILE,
+        };
+        let x = (n as u32).div_ceil(tile);
+        let y = (m as u32).div_ceil(tile);
+        let max = self.ctx.limits().max_compute_workgroups_per_dimension;
+        if x.max(y) > max {
+            return Err(Error::DeviceLimit {
+                what: format!("matmul with output {out}"),
+                requested: x.max(y) as u64,
+                limit: max as u64,
+                limit_name: "max_compute_workgroups_per_dimension",
+                hint: "split the matrix into smaller blocks",
+            });
+        }
+        Ok((kernel, [x, y, 1]))
+    }
+
     fn make_dispatch(
         &self,
         kernel: Kernel,
@@ -406,7 +440,7 @@ impl GpuExecutor {
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
                 contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
+                usage: wgpu::BufferUsages::STORAGE,
             });
         self.count_objects(1);
         self.bind(kernel, &uniform, buffers, workgroups, label)
@@ -461,7 +495,7 @@ impl GpuExecutor {
         let uniform = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("edgegrad optimizer step"),
             size: std::mem::size_of::<ParamBlock>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         for &(param, grad) in trained {

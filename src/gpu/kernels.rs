@@ -1,6 +1,6 @@
 //! The WGSL kernels: which file each entry point lives in, its bindings and its parameters.
 //!
-//! Every kernel reads a uniform [`ParamBlock`] at binding 0, writes its result at binding 1 and
+//! Every kernel reads a read-only [`ParamBlock`] at binding 0, writes its result at binding 1 and
 //! reads its operands from binding 2 on, except the optimizer kernels, which update the
 //! parameter at binding 1 in place. Shapes always arrive in the parameter block, never pasted
 //! into the WGSL source, so one compiled pipeline serves every shape.
@@ -98,6 +98,10 @@ pub enum Kernel {
     MatmulTiled,
     /// Register-blocked matrix product: 4 × 4 outputs per invocation, no workgroup memory.
     MatmulBlocked,
+    /// `MatmulTiled` with a fused bias add and activation.
+    LinearTiled,
+    /// `MatmulBlocked` with a fused bias add and activation.
+    LinearBlocked,
     /// Broadcasting add.
     AddForward,
     /// Broadcast with a scale.
@@ -164,9 +168,11 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 33] = [
+    pub const ALL: [Kernel; 35] = [
         Kernel::MatmulTiled,
         Kernel::MatmulBlocked,
+        Kernel::LinearTiled,
+        Kernel::LinearBlocked,
         Kernel::AddForward,
         Kernel::ExpandForward,
         Kernel::ReluForward,
@@ -204,7 +210,7 @@ impl Kernel {
     pub fn shader(self) -> ShaderFile {
         use Kernel::*;
         match self {
-            MatmulTiled | MatmulBlocked => ShaderFile::Matmul,
+            MatmulTiled | MatmulBlocked | LinearTiled | LinearBlocked => ShaderFile::Matmul,
             AddForward | ExpandForward | ReluForward | ReluBackward | SigmoidForward
             | SigmoidBackward | TanhForward | TanhBackward => ShaderFile::Elementwise,
             SumAll | SumTo => ShaderFile::Reduce,
@@ -232,6 +238,8 @@ impl Kernel {
         match self {
             MatmulTiled => "matmul_tiled",
             MatmulBlocked => "matmul_blocked",
+            LinearTiled => "linear_tiled",
+            LinearBlocked => "linear_blocked",
             AddForward => "add_forward",
             ExpandForward => "expand_forward",
             ReluForward => "relu_forward",
@@ -279,7 +287,9 @@ impl Kernel {
             | ConvBackwardWeight
             | ConvBackwardWeightBlocked
             | MaxPoolBackward => &[ReadWrite, Read, Read],
-            ConvForward | ConvForwardBlocked => &[ReadWrite, Read, Read, Read],
+            ConvForward | ConvForwardBlocked | LinearTiled | LinearBlocked => {
+                &[ReadWrite, Read, Read, Read]
+            }
             MatmulTiled | MatmulBlocked | AddForward | ReluBackward | SigmoidBackward
             | TanhBackward => &[ReadWrite, Read, Read],
             SoftmaxCrossEntropyForward | BinaryCrossEntropyForward | MeanSquaredErrorForward => {
@@ -295,8 +305,14 @@ impl Kernel {
     }
 }
 
-/// The uniform block every kernel reads at binding 0 (`Params` in `shaders/common.wgsl`).
+/// The parameter block every kernel reads at binding 0 (`Params` in `shaders/common.wgsl`).
 /// Each kernel's WGSL documents which fields it uses.
+///
+/// It is bound as a read-only storage buffer rather than a uniform buffer: Mesa's software
+/// Vulkan driver (llvmpipe) recompiles a shader whenever the values of a uniform buffer that
+/// it has specialised the shader on change, and one pipeline runs with different parameter
+/// blocks several times per step. Storage buffers are never specialised, and the block is read
+/// once per invocation, so hardware adapters lose nothing measurable.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct ParamBlock {
@@ -312,6 +328,8 @@ pub struct ParamBlock {
     pub scalars: Vec4,
     /// More scalar operands.
     pub scalars2: Vec4,
+    /// Codes; `x` is the activation of the kernels with a fused epilogue.
+    pub flags: UVec4,
 }
 
 /// Converts padded dimensions or strides to the `vec4<u32>` the kernels read.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{Graph, NodeId, Op};
+use super::{Activation, Graph, NodeId, Op};
 use crate::error::{Error, Result};
 
 /// The gradient node of each requested node.
@@ -108,28 +108,32 @@ impl Graph {
         match op {
             Op::Input | Op::Parameter | Op::Fill { .. } => {}
             Op::MatMul {
-                transpose_lhs: ta,
-                transpose_rhs: tb,
+                transpose_lhs,
+                transpose_rhs,
             } => {
-                let (a, b) = (inputs[0], inputs[1]);
-                if wants(0) {
-                    // C = op(A)·op(B): dA = dC·op(B)ᵀ, or its transpose op(B)·dCᵀ when A is
-                    // stored transposed.
-                    let da = if ta {
-                        self.matmul_transposed(b, dy, tb, true)?
-                    } else {
-                        self.matmul_transposed(dy, b, false, !tb)?
-                    };
-                    out.push((a, da));
-                }
-                if wants(1) {
-                    // dB = op(A)ᵀ·dC, or dCᵀ·op(A) when B is stored transposed.
-                    let db = if tb {
-                        self.matmul_transposed(dy, a, true, ta)?
-                    } else {
-                        self.matmul_transposed(a, dy, !ta, false)?
-                    };
-                    out.push((b, db));
+                self.matmul_gradients(
+                    &inputs,
+                    dy,
+                    [transpose_lhs, transpose_rhs],
+                    &wants,
+                    &mut out,
+                )?;
+            }
+            Op::Linear {
+                transpose_lhs,
+                transpose_rhs,
+                activation,
+            } => {
+                let dz = self.activation_gradient(node, dy, activation);
+                self.matmul_gradients(
+                    &inputs,
+                    dz,
+                    [transpose_lhs, transpose_rhs],
+                    &wants,
+                    &mut out,
+                )?;
+                if wants(2) {
+                    out.push((inputs[2], self.unbroadcast(dz, inputs[2])?));
                 }
             }
             Op::Add => {
@@ -195,7 +199,8 @@ impl Graph {
                 let dx = self.push(backward, vec![inputs[0], inputs[1], inputs[2], dy], shape);
                 out.push((inputs[0], dx));
             }
-            Op::Conv { window } => {
+            Op::Conv { window, activation } => {
+                let dy = self.activation_gradient(node, dy, activation);
                 let (x, weight, bias) = (inputs[0], inputs[1], inputs[2]);
                 if wants(0) {
                     let shape = self.shape(x).clone();
@@ -214,7 +219,11 @@ impl Graph {
             }
             Op::MaxPool { window } => {
                 let shape = self.shape(inputs[0]).clone();
-                let dx = self.push(Op::MaxPoolBackward { window }, vec![inputs[0], dy], shape);
+                let op = Op::MaxPoolBackward {
+                    window,
+                    activation: Activation::Identity,
+                };
+                let dx = self.push(op, vec![inputs[0], dy], shape);
                 out.push((inputs[0], dx));
             }
             Op::AvgPool { window } => {
@@ -250,6 +259,49 @@ impl Graph {
             }
         }
         Ok(out)
+    }
+
+    /// Appends the gradients of a matrix product's operands given `dy` for its result:
+    /// `transposed` holds the forward op's flags for `(lhs, rhs)`.
+    fn matmul_gradients(
+        &mut self,
+        inputs: &[NodeId],
+        dy: NodeId,
+        transposed: [bool; 2],
+        wants: &dyn Fn(usize) -> bool,
+        out: &mut Vec<(NodeId, NodeId)>,
+    ) -> Result<()> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let [ta, tb] = transposed;
+        if wants(0) {
+            // C = op(A)·op(B): dA = dC·op(B)ᵀ, or its transpose op(B)·dCᵀ when A is stored
+            // transposed.
+            let da = if ta {
+                self.matmul_transposed(b, dy, tb, true)?
+            } else {
+                self.matmul_transposed(dy, b, false, !tb)?
+            };
+            out.push((a, da));
+        }
+        if wants(1) {
+            // dB = op(A)ᵀ·dC, or dCᵀ·op(A) when B is stored transposed.
+            let db = if tb {
+                self.matmul_transposed(dy, a, true, ta)?
+            } else {
+                self.matmul_transposed(a, dy, !ta, false)?
+            };
+            out.push((b, db));
+        }
+        Ok(())
+    }
+
+    /// The gradient before a fused activation: `dy` passed through the activation's backward
+    /// op, which reads the fused node's own (activated) output.
+    fn activation_gradient(&mut self, node: NodeId, dy: NodeId, activation: Activation) -> NodeId {
+        match activation.backward_op() {
+            Some(op) => self.push(op, vec![node, dy], self.shape(node).clone()),
+            None => dy,
+        }
     }
 
     /// Reduces `dy` back to the shape of `input` when the forward op broadcast it.

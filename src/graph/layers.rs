@@ -3,7 +3,7 @@
 //! Shape letters: `n` batch, `c` channels, `h`/`w` height and width (or `l` length in 1-D).
 
 use super::window::{Window2d, as_4d};
-use super::{Graph, NodeId, Op};
+use super::{Activation, Graph, NodeId, Op};
 use crate::error::{Error, Result};
 use crate::tensor::Shape;
 
@@ -116,7 +116,11 @@ impl Graph {
             }
         };
         let out = self.window_output(&xs, &window, c_out, op)?;
-        Ok(self.push(Op::Conv { window }, vec![x, weight, bias], out))
+        let op = Op::Conv {
+            window,
+            activation: Activation::Identity,
+        };
+        Ok(self.push(op, vec![x, weight, bias], out))
     }
 
     /// The output shape of a window op on `input` with `channels` output channels.

@@ -5,13 +5,15 @@
 //! [`Error::Shape`] when the operands do not fit.
 
 mod autodiff;
+mod fuse;
 mod layers;
 mod op;
 mod window;
 
 pub use autodiff::Gradients;
+pub use fuse::Fusion;
 pub use layers::ConvOptions;
-pub use op::Op;
+pub use op::{Activation, Op};
 pub use window::{Window2d, as_4d};
 
 use crate::error::{Error, Result};

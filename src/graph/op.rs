@@ -2,6 +2,64 @@
 
 use super::window::Window2d;
 
+/// The activation a fused op applies to its result before writing it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// The result unchanged.
+    #[default]
+    Identity,
+    /// `max(x, 0)`, as [`Op::Relu`].
+    Relu,
+    /// `1 / (1 + e^-x)`, as [`Op::Sigmoid`].
+    Sigmoid,
+    /// Hyperbolic tangent, as [`Op::Tanh`].
+    Tanh,
+}
+
+impl Activation {
+    /// The activation that `op` applies on its own, if it is one.
+    pub fn of(op: &Op) -> Option<Activation> {
+        match op {
+            Op::Relu => Some(Activation::Relu),
+            Op::Sigmoid => Some(Activation::Sigmoid),
+            Op::Tanh => Some(Activation::Tanh),
+            _ => None,
+        }
+    }
+
+    /// The activation whose gradient `op` computes, if it is one.
+    pub fn backward_of(op: &Op) -> Option<Activation> {
+        match op {
+            Op::ReluBackward => Some(Activation::Relu),
+            Op::SigmoidBackward => Some(Activation::Sigmoid),
+            Op::TanhBackward => Some(Activation::Tanh),
+            _ => None,
+        }
+    }
+
+    /// The gradient op of this activation, which reads `(y, dy)` with `y` the activated output,
+    /// or `None` for the identity.
+    pub fn backward_op(self) -> Option<Op> {
+        match self {
+            Activation::Identity => None,
+            Activation::Relu => Some(Op::ReluBackward),
+            Activation::Sigmoid => Some(Op::SigmoidBackward),
+            Activation::Tanh => Some(Op::TanhBackward),
+        }
+    }
+
+    /// The code the kernels read in `Params.flags.x`; matches `activate` in
+    /// `shaders/common.wgsl`.
+    pub fn code(self) -> u32 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::Sigmoid => 2,
+            Activation::Tanh => 3,
+        }
+    }
+}
+
 /// One operation in a [`Graph`](super::Graph). The output shape of every node is fixed when the
 /// node is added, so the op itself carries only what shapes cannot say.
 ///
@@ -23,6 +81,17 @@ pub enum Op {
         transpose_lhs: bool,
         /// Read `rhs` as its transpose (`rhs` is stored `[n, k]`).
         transpose_rhs: bool,
+    },
+    /// `activation(op(lhs) · op(rhs) + bias)`: a matrix product with its bias add and
+    /// activation fused into one kernel. Inputs `(lhs, rhs, bias [n])`. The session builds it
+    /// from a [`Op::MatMul`], an [`Op::Add`] of a row bias and an optional activation.
+    Linear {
+        /// Read `lhs` as its transpose.
+        transpose_lhs: bool,
+        /// Read `rhs` as its transpose.
+        transpose_rhs: bool,
+        /// Applied to each element of the result.
+        activation: Activation,
     },
     /// Elementwise sum with numpy broadcasting.
     Add,
@@ -76,6 +145,8 @@ pub enum Op {
     Conv {
         /// Kernel, stride, padding and dilation.
         window: Window2d,
+        /// Applied to each output element; the session fuses a following activation here.
+        activation: Activation,
     },
     /// Gradient of [`Op::Conv`] for its input: inputs `(dy, weight)`.
     ConvBackwardInput {
@@ -96,10 +167,14 @@ pub enum Op {
         window: Window2d,
     },
     /// Gradient of [`Op::MaxPool`]: inputs `(x, dy)`. Each window's gradient goes to the first
-    /// maximum in row-major window order; overlapping windows add up.
+    /// maximum in row-major window order; overlapping windows add up. When the pooled `x` is
+    /// the output of `activation`, the session folds that activation's gradient in: each
+    /// element is then multiplied by the activation's derivative, computed from `x` itself.
     MaxPoolBackward {
         /// The forward op's window.
         window: Window2d,
+        /// The activation whose gradient follows, [`Activation::Identity`] for none.
+        activation: Activation,
     },
     /// Mean over each window's real (non-padded) elements.
     AvgPool {
@@ -139,6 +214,7 @@ impl Op {
             Op::Parameter => "parameter",
             Op::Fill { .. } => "fill",
             Op::MatMul { .. } => "matmul",
+            Op::Linear { .. } => "linear",
             Op::Add => "add",
             Op::Relu => "relu",
             Op::Sigmoid => "sigmoid",

@@ -2,9 +2,10 @@
 //! backend, and the CPU gradients against central finite differences.
 
 use super::{assert_close, random};
-use edgegrad::{Device, Graph, Mode, NodeId, Optimizer, Session, Tensor};
+use edgegrad::{Device, Graph, Mode, NodeId, Optimizer, Session, SessionOptions, Tensor};
 
 /// A graph under test, its output and the values fed to its inputs.
+#[derive(Clone)]
 pub struct Case {
     pub graph: Graph,
     pub output: NodeId,
@@ -44,8 +45,24 @@ impl DefaultForTests for NodeId {
 
 /// Forward output then each parameter's gradient, as computed on `device`.
 pub fn evaluate(case: &Case, loss: NodeId, device: &Device) -> Vec<(String, Vec<f32>)> {
-    let mut session =
-        Session::training(case.graph.clone(), loss, Optimizer::sgd(0.0), device).unwrap();
+    evaluate_with(case, loss, device, SessionOptions::default())
+}
+
+/// [`evaluate`] with a session compiled with `options`.
+pub fn evaluate_with(
+    case: &Case,
+    loss: NodeId,
+    device: &Device,
+    options: SessionOptions,
+) -> Vec<(String, Vec<f32>)> {
+    let mut session = Session::training_with(
+        case.graph.clone(),
+        loss,
+        Optimizer::sgd(0.0),
+        device,
+        options,
+    )
+    .unwrap();
     let feeds: Vec<(NodeId, &[f32])> = case
         .feeds
         .iter()
@@ -161,6 +178,32 @@ pub fn check_on(name: &str, mut case: Case, seed: u64, gpus: &[Device]) {
                 (1e-3, 1e-5)
             };
             assert_close(actual, expected, rtol, atol, &format!("{name}: GPU {what}"));
+        }
+    }
+}
+
+/// Checks that fusing epilogues changes nothing: on the CPU reference and on each GPU, the
+/// forward value and gradients of the fused session equal those of the session compiled with
+/// fusion disabled, and the fused session really folded `folded` nodes away.
+pub fn check_fusion(name: &str, mut case: Case, seed: u64, gpus: &[Device], folded: usize) {
+    let loss = attach_loss(&mut case, seed);
+    let session =
+        Session::training(case.graph.clone(), loss, Optimizer::sgd(0.0), &Device::Cpu).unwrap();
+    assert_eq!(
+        session.fusion().folded_count(),
+        folded,
+        "{name}: nodes folded into fused kernels"
+    );
+    let unfused = SessionOptions {
+        disable_fusion: true,
+        ..SessionOptions::default()
+    };
+    for device in std::iter::once(&Device::Cpu).chain(gpus) {
+        let fused = evaluate(&case, loss, device);
+        let separate = evaluate_with(&case, loss, device, unfused);
+        for ((what, expected), (_, actual)) in separate.iter().zip(&fused) {
+            let what = format!("{name}: fused {what} on {}", device.kind());
+            assert_close(actual, expected, 1e-5, 1e-6, &what);
         }
     }
 }
