@@ -123,3 +123,71 @@ fn adam_zero_gradient_keeps_parameter() {
         &[0.99, 0.9801, 0.970_299],
     );
 }
+
+/// Builds a graph whose parameters take every update path: `a` (7 × 33 values) and `q` (257)
+/// have gradients that only the optimizer reads, so the GPU packs them into shared buffers and
+/// updates both in one dispatch, with padding between them. `r` is a row bias whose gradient
+/// the weight gradient's kernel also reads, `c` is unused (its gradient is a constant zero) and
+/// `p` is added to the loss as is (its gradient is the constant seed), so those three are
+/// updated one dispatch each.
+fn mixed_parameters() -> (Graph, edgegrad::NodeId, edgegrad::NodeId) {
+    let mut g = Graph::new();
+    let x = g.input("x", [1, 7]).unwrap();
+    let a = g
+        .parameter("a", Tensor::uniform([7, 33], -0.5, 0.5, 11))
+        .unwrap();
+    let r = g
+        .parameter("r", Tensor::uniform([1, 33], -0.5, 0.5, 12))
+        .unwrap();
+    let q = g
+        .parameter("q", Tensor::uniform([257], -0.5, 0.5, 13))
+        .unwrap();
+    g.parameter("c", Tensor::uniform([7], -0.5, 0.5, 14))
+        .unwrap();
+    let p = g.parameter("p", Tensor::full([1], 0.3)).unwrap();
+
+    let product = g.matmul(x, a).unwrap();
+    let biased = g.add(product, r).unwrap();
+    let activated = g.tanh(biased).unwrap();
+    let dense_sum = g.sum(activated).unwrap();
+    let squared_q = g.sum(q).unwrap();
+    let partial = g.add(dense_sum, squared_q).unwrap();
+    let loss = g.add(partial, p).unwrap();
+    (g, x, loss)
+}
+
+#[test]
+fn mixed_update_paths_match_reference() {
+    let optimizers = [
+        Optimizer::AdamW(AdamConfig::with_lr(0.05, 0.1)),
+        Optimizer::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 0.01,
+        },
+    ];
+    let x_values = Tensor::uniform([7], -1.0, 1.0, 15).into_data();
+    for optimizer in optimizers {
+        let mut trained = Vec::new();
+        for device in devices() {
+            let (g, x, loss) = mixed_parameters();
+            let mut session = Session::training(g, loss, optimizer, &device).unwrap();
+            for _ in 0..5 {
+                session.step(&[(x, &x_values)]).unwrap();
+            }
+            if let Some(stats) = session.gpu_stats() {
+                let kernels = session.profile_step(&[(x, &x_values)]).unwrap().len();
+                // One packed update for `a` and `q`, one each for `r`, `c` and `p`.
+                assert_eq!(stats.dispatches, kernels + 4, "{optimizer:?} dispatches");
+            }
+            trained.push((device.describe(), session.parameters().unwrap()));
+        }
+        let (_, reference) = &trained[0];
+        for (device, parameters) in &trained[1..] {
+            for ((name, actual), (_, expected)) in parameters.iter().zip(reference) {
+                let what = format!("{optimizer:?}: `{name}` after 5 steps on {device}");
+                assert_close(actual.data(), expected.data(), 1e-4, 1e-6, &what);
+            }
+        }
+    }
+}

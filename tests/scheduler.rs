@@ -143,6 +143,10 @@ fn mlp_step_dispatch_count() {
         "{} dispatches per mlp step",
         stats.dispatches
     );
+    // Every parameter's gradient is read only by the optimizer, so one dispatch updates all
+    // six parameters.
+    let kernels = session.profile_step(&feeds).unwrap().len();
+    assert_eq!(stats.dispatches, kernels + 1, "optimizer dispatches");
 }
 
 #[test]

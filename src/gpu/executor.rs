@@ -21,6 +21,52 @@ use crate::optim::Optimizer;
 use crate::session::RunState;
 use crate::tensor::Shape;
 
+/// A storage binding: a buffer, the byte offset of the bound range and its size in bytes.
+type Binding<'a> = (&'a wgpu::Buffer, u64, u64);
+
+/// The parameters of a training session packed into one buffer and their gradients into
+/// another, each at the same offset in both, so that one optimizer dispatch updates them all.
+/// Offsets are multiples of the device's storage-binding offset alignment, and the padding
+/// between values stays zero, which every update rule leaves at zero.
+struct Arena {
+    /// Each trained (parameter, gradient) pair with its byte offset.
+    members: Vec<(NodeId, NodeId, u64)>,
+    /// Size in bytes of each of the two buffers.
+    bytes: u64,
+}
+
+impl Arena {
+    /// Lays out the pairs of `trained` whose gradient only the optimizer reads, or returns
+    /// `None` when there are none. A gradient that a kernel reads (a kernel could not read one
+    /// gradient of the buffer while writing another), that is a constant (the loss does not
+    /// depend on its parameter) or that belongs to two parameters keeps a buffer of its own.
+    fn layout(graph: &Graph, trained: &[(NodeId, NodeId)], alignment: u64) -> Option<Arena> {
+        let mut read = vec![false; graph.nodes().len()];
+        for node in graph.nodes() {
+            for input in &node.inputs {
+                read[input.0] = true;
+            }
+        }
+        let shared = |grad: NodeId| trained.iter().filter(|&&(_, g)| g == grad).count() > 1;
+        let mut members = Vec::new();
+        let mut bytes = 0u64;
+        for &(param, grad) in trained {
+            if read[grad.0] || graph.node(grad).op.is_leaf() || shared(grad) {
+                continue;
+            }
+            let offset = bytes.div_ceil(alignment) * alignment;
+            members.push((param, grad, offset));
+            bytes = offset + (graph.shape(param).numel() * 4) as u64;
+        }
+        (!members.is_empty()).then_some(Arena { members, bytes })
+    }
+
+    /// Reports whether `param` is updated through the arena.
+    fn contains(&self, param: NodeId) -> bool {
+        self.members.iter().any(|&(p, _, _)| p == param)
+    }
+}
+
 /// One recorded kernel launch.
 struct Dispatch {
     pipeline: wgpu::ComputePipeline,
@@ -49,8 +95,9 @@ pub struct GpuStats {
 
 pub(crate) struct GpuExecutor {
     ctx: Arc<GpuContext>,
-    /// The buffer of each node; values that share storage hold clones of one buffer.
-    buffers: Vec<Option<wgpu::Buffer>>,
+    /// The buffer of each node and the byte offset of its value there; values that share
+    /// storage hold clones of one buffer.
+    buffers: Vec<Option<(wgpu::Buffer, u64)>>,
     /// The size in bytes of each node's value, which is what its bindings cover.
     node_bytes: Vec<u64>,
     dispatches: Vec<Option<Dispatch>>,
@@ -106,13 +153,31 @@ impl GpuExecutor {
             loss_log: None,
             pending: 0,
         };
+        let alignment = u64::from(ctx.limits().min_storage_buffer_offset_alignment);
+        let arena = optimizer
+            .is_some()
+            .then(|| Arena::layout(graph, trained, alignment))
+            .flatten();
+        if let Some(arena) = &arena {
+            exec.allocate_arena(graph, arena);
+        }
         exec.allocate(graph, plan)?;
         for &id in nodes {
             let dispatch = exec.build_dispatch(graph, id)?;
             exec.dispatches[id.0] = Some(dispatch);
         }
         if let Some(optimizer) = optimizer {
-            exec.build_updates(graph, trained, &optimizer)?;
+            let uniform = exec.update_params_buffer();
+            if let Some(arena) = &arena {
+                exec.build_arena_update(arena, &optimizer, &uniform)?;
+            }
+            let alone: Vec<(NodeId, NodeId)> = trained
+                .iter()
+                .copied()
+                .filter(|&(p, _)| !arena.as_ref().is_some_and(|a| a.contains(p)))
+                .collect();
+            exec.build_updates(graph, &alone, &optimizer, &uniform)?;
+            exec.update_params = Some(uniform);
         }
         exec.ctx.check_device()?;
         Ok(exec)
@@ -129,8 +194,50 @@ impl GpuExecutor {
         self.objects.set(self.objects.get() + created);
     }
 
-    /// Creates one buffer per slot of `plan` and hands each node its slot's buffer.
-    /// Parameters and constants get their initial contents.
+    /// Creates the parameter and gradient buffers of `arena`, with the parameters' initial
+    /// values, and places each trained pair in them.
+    fn allocate_arena(&mut self, graph: &Graph, arena: &Arena) {
+        let mut contents = vec![0f32; (arena.bytes / 4) as usize];
+        for &(param, _, offset) in &arena.members {
+            let initial = graph.parameters().iter().find(|(p, _)| *p == param);
+            if let Some((_, value)) = initial {
+                let start = (offset / 4) as usize;
+                contents[start..start + value.data().len()].copy_from_slice(value.data());
+            }
+        }
+        let usage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
+        let params = self
+            .ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("edgegrad parameters"),
+                contents: bytemuck::cast_slice(&contents),
+                usage,
+            });
+        // New buffers start zeroed, so the padding between gradients reads as zero.
+        let grads = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("edgegrad gradients"),
+            size: arena.bytes,
+            usage,
+            mapped_at_creation: false,
+        });
+        for &(param, grad, offset) in &arena.members {
+            self.buffers[param.0] = Some((params.clone(), offset));
+            self.buffers[grad.0] = Some((grads.clone(), offset));
+        }
+        self.stats.buffers += 2;
+        self.stats.buffer_bytes += 2 * arena.bytes;
+        self.count_objects(2);
+        trace!(
+            "allocated two arenas of {} bytes for parameters and gradients",
+            arena.bytes
+        );
+    }
+
+    /// Creates one buffer per slot of `plan` and hands each node its slot's buffer, except the
+    /// nodes already placed in the arena. Parameters and constants get their initial contents.
     fn allocate(&mut self, graph: &Graph, plan: &MemoryPlan) -> Result<()> {
         let limit = self.ctx.limits().max_storage_buffer_binding_size;
         let mut physical: Vec<Option<wgpu::Buffer>> = vec![None; plan.buffer_sizes().len()];
@@ -141,8 +248,11 @@ impl GpuExecutor {
             let Some(slot) = plan.slot(NodeId(i)) else {
                 continue;
             };
+            if self.buffers[i].is_some() {
+                continue;
+            }
             if let Some(buffer) = &physical[slot] {
-                self.buffers[i] = Some(buffer.clone());
+                self.buffers[i] = Some((buffer.clone(), 0));
                 continue;
             }
             let bytes = plan.buffer_sizes()[slot];
@@ -193,21 +303,17 @@ impl GpuExecutor {
             self.stats.buffer_bytes += bytes;
             self.count_objects(1);
             physical[slot] = Some(buffer.clone());
-            self.buffers[i] = Some(buffer);
+            self.buffers[i] = Some((buffer, 0));
         }
         Ok(())
     }
 
-    /// The buffer of node `id` and the size its bindings cover.
-    fn binding(&self, id: NodeId) -> (&wgpu::Buffer, u64) {
-        let buffer = self.buffers[id.0]
+    /// The buffer of node `id`, the offset of its value and the size its bindings cover.
+    fn binding(&self, id: NodeId) -> Binding<'_> {
+        let (buffer, offset) = self.buffers[id.0]
             .as_ref()
             .expect("the memory plan gives every node a dispatch touches a buffer");
-        (buffer, self.node_bytes[id.0])
-    }
-
-    fn buffer(&self, id: NodeId) -> &wgpu::Buffer {
-        self.binding(id).0
+        (buffer, *offset, self.node_bytes[id.0])
     }
 
     /// Splits a one-dimensional grid of `len` invocations into workgroups, spreading it over
@@ -380,7 +486,7 @@ impl GpuExecutor {
         let mut buffers = vec![self.binding(id)];
         buffers.extend(inputs.iter().map(|&input| self.binding(input)));
         if kernel == Kernel::DropoutForward {
-            buffers.push((&self.run_state, 8));
+            buffers.push((&self.run_state, 0, 8));
         }
         debug_assert_eq!(buffers.len(), kernel.storage_bindings().len(), "{kernel:?}");
         let label = format!("{op_name}#{}", id.0);
@@ -430,7 +536,7 @@ impl GpuExecutor {
         &self,
         kernel: Kernel,
         params: &ParamBlock,
-        buffers: &[(&wgpu::Buffer, u64)],
+        buffers: &[Binding<'_>],
         workgroups: [u32; 3],
         label: &str,
     ) -> Result<Dispatch> {
@@ -450,7 +556,7 @@ impl GpuExecutor {
         &self,
         kernel: Kernel,
         uniform: &wgpu::Buffer,
-        buffers: &[(&wgpu::Buffer, u64)],
+        buffers: &[Binding<'_>],
         workgroups: [u32; 3],
         label: &str,
     ) -> Result<Dispatch> {
@@ -460,12 +566,12 @@ impl GpuExecutor {
             binding: 0,
             resource: uniform.as_entire_binding(),
         }];
-        for (i, &(buffer, size)) in buffers.iter().enumerate() {
+        for (i, &(buffer, offset, size)) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                     buffer,
-                    offset: 0,
+                    offset,
                     size: wgpu::BufferSize::new(size),
                 }),
             });
@@ -486,43 +592,73 @@ impl GpuExecutor {
         })
     }
 
+    /// Builds one update dispatch per (parameter, gradient) pair of `trained`.
     fn build_updates(
         &mut self,
         graph: &Graph,
         trained: &[(NodeId, NodeId)],
         optimizer: &Optimizer,
+        uniform: &wgpu::Buffer,
     ) -> Result<()> {
-        let uniform = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("edgegrad optimizer step"),
-            size: std::mem::size_of::<ParamBlock>() as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
         for &(param, grad) in trained {
             let shape = graph.shape(param).clone();
             let name = graph.node(param).name.clone().unwrap_or_default();
             let states: Vec<wgpu::Buffer> = (0..optimizer.state_slots())
                 .map(|slot| self.zeroed_state(&shape, &format!("{name} state {slot}")))
                 .collect();
-            let kernel = match (optimizer, states.len()) {
-                (Optimizer::Sgd { .. }, 0) => Kernel::SgdStep,
-                (Optimizer::Sgd { .. }, _) => Kernel::SgdMomentumStep,
-                _ => Kernel::AdamStep,
-            };
+            let kernel = update_kernel(optimizer, states.len());
             let mut buffers = vec![self.binding(param), self.binding(grad)];
-            buffers.extend(states.iter().map(|b| (b, b.size())));
+            buffers.extend(states.iter().map(|b| (b, 0, b.size())));
             let workgroups = self.grid_1d(shape.numel(), "optimizer update")?;
             let dispatch = self.bind(
                 kernel,
-                &uniform,
+                uniform,
                 &buffers,
                 workgroups,
                 &format!("update {name}"),
             )?;
             self.updates.push(dispatch);
         }
-        self.update_params = Some(uniform);
         Ok(())
+    }
+
+    /// Builds the one dispatch that updates every parameter of `arena`, with optimizer state
+    /// buffers laid out like the arena.
+    fn build_arena_update(
+        &mut self,
+        arena: &Arena,
+        optimizer: &Optimizer,
+        uniform: &wgpu::Buffer,
+    ) -> Result<()> {
+        let elements = Shape::from([(arena.bytes / 4) as usize]);
+        let states: Vec<wgpu::Buffer> = (0..optimizer.state_slots())
+            .map(|slot| self.zeroed_state(&elements, &format!("optimizer state {slot}")))
+            .collect();
+        let kernel = update_kernel(optimizer, states.len());
+        let (param, grad, _) = arena.members[0];
+        let params = self.buffers[param.0]
+            .as_ref()
+            .expect("placed by allocate_arena");
+        let grads = self.buffers[grad.0]
+            .as_ref()
+            .expect("placed by allocate_arena");
+        let mut buffers = vec![(&params.0, 0, arena.bytes), (&grads.0, 0, arena.bytes)];
+        buffers.extend(states.iter().map(|b| (b, 0, b.size())));
+        let workgroups = self.grid_1d(elements.numel(), "optimizer update")?;
+        let dispatch = self.bind(kernel, uniform, &buffers, workgroups, "update parameters")?;
+        self.updates.push(dispatch);
+        Ok(())
+    }
+
+    /// Creates the parameter block of the optimizer updates, written at every step.
+    fn update_params_buffer(&self) -> wgpu::Buffer {
+        self.count_objects(1);
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("edgegrad optimizer step"),
+            size: std::mem::size_of::<ParamBlock>() as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
     }
 
     fn zeroed_state(&mut self, shape: &Shape, label: &str) -> wgpu::Buffer {
@@ -541,9 +677,10 @@ impl GpuExecutor {
 
     /// Uploads a fed value; its length was checked by the session.
     pub fn write(&mut self, id: NodeId, data: &[f32]) {
+        let (buffer, offset, _) = self.binding(id);
         self.ctx
             .queue
-            .write_buffer(self.buffer(id), 0, bytemuck::cast_slice(data));
+            .write_buffer(buffer, offset, bytemuck::cast_slice(data));
         self.stats.bytes_uploaded += (data.len() * 4) as u64;
     }
 
@@ -630,7 +767,8 @@ impl GpuExecutor {
             self.staging.insert(read, staging);
         }
         let staging = &self.staging[&read];
-        encoder.copy_buffer_to_buffer(self.buffer(read), 0, staging, 0, bytes);
+        let (buffer, offset, _) = self.binding(read);
+        encoder.copy_buffer_to_buffer(buffer, offset, staging, 0, bytes);
         self.ctx.queue.submit([encoder.finish()]);
         let values = self.map_read(staging, bytes)?;
         self.ctx.check_device()?;
@@ -667,7 +805,8 @@ impl GpuExecutor {
         }
         let mut encoder = self.encode(nodes, Some(step), state);
         let (log, _) = self.loss_log.as_ref().expect("created above");
-        encoder.copy_buffer_to_buffer(self.buffer(loss), 0, log, self.pending as u64 * 4, 4);
+        let (buffer, offset, _) = self.binding(loss);
+        encoder.copy_buffer_to_buffer(buffer, offset, log, self.pending as u64 * 4, 4);
         self.ctx.queue.submit([encoder.finish()]);
         self.pending += 1;
         self.pending
@@ -757,13 +896,13 @@ impl GpuExecutor {
 
     /// Overwrites the buffer of every computed node with `value`.
     pub fn poison(&mut self, graph: &Graph, value: f32) {
-        for (i, buffer) in self.buffers.iter().enumerate() {
+        for (i, placed) in self.buffers.iter().enumerate() {
             let node = &graph.nodes()[i];
-            if let (Some(buffer), false) = (buffer, node.op.is_leaf()) {
+            if let (Some((buffer, offset)), false) = (placed, node.op.is_leaf()) {
                 let values = vec![value; node.shape.numel()];
                 self.ctx
                     .queue
-                    .write_buffer(buffer, 0, bytemuck::cast_slice(&values));
+                    .write_buffer(buffer, *offset, bytemuck::cast_slice(&values));
             }
         }
     }
@@ -771,6 +910,15 @@ impl GpuExecutor {
     /// Reads the current value of a node without running anything.
     pub fn read(&mut self, id: NodeId, len: usize) -> Result<Vec<f32>> {
         self.run(&[], None, RunState::default(), id, len)
+    }
+}
+
+/// The update kernel of `optimizer` with `states` state buffers per parameter.
+fn update_kernel(optimizer: &Optimizer, states: usize) -> Kernel {
+    match (optimizer, states) {
+        (Optimizer::Sgd { .. }, 0) => Kernel::SgdStep,
+        (Optimizer::Sgd { .. }, _) => Kernel::SgdMomentumStep,
+        _ => Kernel::AdamStep,
     }
 }
 
