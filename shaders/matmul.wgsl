@@ -160,3 +160,95 @@ fn linear_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     store_block(row0, col0, blocked_product(row0, col0), bias4, params.flags.x);
 }
+
+// The vec4 kernels read both operands four floats at a time, which cuts the loads of the
+// blocked kernels by four. They need each operand's contiguous dimension to be a multiple of 4:
+// k for lhs stored [m, k], m for lhs stored [k, m], n for rhs stored [k, n] and k for rhs
+// stored [n, k]. Blocks are mat4x4 values whose column j is a vector over the block's rows.
+@group(0) @binding(2) var<storage, read> lhs4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> rhs4: array<vec4<f32>>;
+
+// The block op(lhs)[row0 .. row0 + 4, i .. i + 4], zero outside the matrix.
+fn lhs_block(row0: u32, i: u32) -> mat4x4<f32> {
+    let m = params.sizes.x;
+    let k = params.sizes.z;
+    var block: mat4x4<f32>;
+    if ((params.sizes.w & 1u) != 0u) {
+        // Stored [k, m]: row i + j of storage holds column j of the block.
+        for (var j = 0u; j < BLOCK; j++) {
+            if (i + j < k && row0 < m) {
+                block[j] = lhs4[((i + j) * m + row0) / 4u];
+            }
+        }
+        return block;
+    }
+    // Stored [m, k]: row row0 + r of storage holds row r of the block.
+    for (var r = 0u; r < BLOCK; r++) {
+        if (row0 + r < m && i < k) {
+            block[r] = lhs4[((row0 + r) * k + i) / 4u];
+        }
+    }
+    return transpose(block);
+}
+
+// The block op(rhs)[i .. i + 4, col0 .. col0 + 4], zero outside the matrix.
+fn rhs_block(i: u32, col0: u32) -> mat4x4<f32> {
+    let n = params.sizes.y;
+    let k = params.sizes.z;
+    var block: mat4x4<f32>;
+    if ((params.sizes.w & 2u) != 0u) {
+        // Stored [n, k]: row col0 + c of storage holds column c of the block.
+        for (var c = 0u; c < BLOCK; c++) {
+            if (col0 + c < n && i < k) {
+                block[c] = rhs4[((col0 + c) * k + i) / 4u];
+            }
+        }
+        return block;
+    }
+    // Stored [k, n]: row i + j of storage holds row j of the block.
+    for (var j = 0u; j < BLOCK; j++) {
+        if (i + j < k && col0 < n) {
+            block[j] = rhs4[((i + j) * n + col0) / 4u];
+        }
+    }
+    return transpose(block);
+}
+
+// The BLOCK × BLOCK block of the product at (row0, col0), as rows: acc[r][c].
+fn vec4_product(row0: u32, col0: u32) -> array<vec4<f32>, 4> {
+    var sum: mat4x4<f32>;
+    for (var i = 0u; i < params.sizes.z; i += BLOCK) {
+        sum += lhs_block(row0, i) * rhs_block(i, col0);
+    }
+    let rows = transpose(sum);
+    return array<vec4<f32>, 4>(rows[0], rows[1], rows[2], rows[3]);
+}
+
+// matmul_blocked reading four floats at a time. Grid as for matmul_blocked.
+@compute @workgroup_size(8, 8)
+fn matmul_vec4(@builtin(global_invocation_id) id: vec3<u32>) {
+    let row0 = id.y * BLOCK;
+    let col0 = id.x * BLOCK;
+    if (row0 >= params.sizes.x || col0 >= params.sizes.y) {
+        return;
+    }
+    store_block(row0, col0, vec4_product(row0, col0), vec4<f32>(0.0), 0u);
+}
+
+// matmul_vec4 with the bias add and activation applied before the write.
+@compute @workgroup_size(8, 8)
+fn linear_vec4(@builtin(global_invocation_id) id: vec3<u32>) {
+    let row0 = id.y * BLOCK;
+    let col0 = id.x * BLOCK;
+    let n = params.sizes.y;
+    if (row0 >= params.sizes.x || col0 >= n) {
+        return;
+    }
+    var bias4 = vec4<f32>(0.0);
+    for (var c = 0u; c < BLOCK; c++) {
+        if (col0 + c < n) {
+            bias4[c] = bias[col0 + c];
+        }
+    }
+    store_block(row0, col0, vec4_product(row0, col0), bias4, params.flags.x);
+}

@@ -25,10 +25,14 @@ fn gpus(matmul: bool) -> Vec<Device> {
         return Vec::new();
     };
     let contexts: Vec<_> = if matmul {
-        [MatmulVariant::Tiled, MatmulVariant::Blocked]
-            .into_iter()
-            .map(|v| ctx.with_matmul(v))
-            .collect()
+        [
+            MatmulVariant::Tiled,
+            MatmulVariant::Blocked,
+            MatmulVariant::Vec4,
+        ]
+        .into_iter()
+        .map(|v| ctx.with_matmul(v))
+        .collect()
     } else {
         [ConvVariant::Direct, ConvVariant::Blocked]
             .into_iter()
@@ -136,6 +140,9 @@ fn linear_epilogue_matches_unfused() {
         (33, 17, 65),
         (257, 14, 7),
         (65, 64, 33),
+        // Shapes the vec4 kernels take, with a partial row block.
+        (33, 8, 12),
+        (256, 64, 64),
     ];
     let gpus = gpus(true);
     for (i, &size) in sizes.iter().enumerate() {

@@ -12,23 +12,27 @@ use common::harness::{Case, check, check_on, evaluate};
 use common::{assert_close, random, random_away_from_zero};
 use edgegrad::Device;
 use edgegrad::Tensor;
-use edgegrad::gpu::MatmulVariant;
+use edgegrad::gpu::{MatmulVariant, matmul_vec4_fits};
 
 /// The GPU once per matmul kernel, so that each variant is checked at every shape.
 fn matmul_variants() -> Vec<Device> {
     let Some(Device::Gpu(ctx)) = common::gpu() else {
         return Vec::new();
     };
-    [MatmulVariant::Tiled, MatmulVariant::Blocked]
-        .into_iter()
-        .flat_map(|v| {
-            let ctx = ctx.with_matmul(v);
-            [
-                Device::Gpu(ctx.with_bounds_checks(true)),
-                Device::Gpu(ctx.with_bounds_checks(false)),
-            ]
-        })
-        .collect()
+    [
+        MatmulVariant::Tiled,
+        MatmulVariant::Blocked,
+        MatmulVariant::Vec4,
+    ]
+    .into_iter()
+    .flat_map(|v| {
+        let ctx = ctx.with_matmul(v);
+        [
+            Device::Gpu(ctx.with_bounds_checks(true)),
+            Device::Gpu(ctx.with_bounds_checks(false)),
+        ]
+    })
+    .collect()
 }
 
 #[test]
@@ -40,7 +44,19 @@ fn matmul_all_transposes_awkward_sizes() {
         (257, 33, 17),
         (1, 257, 7),
         (16, 16, 16),
+        // Shapes the vec4 kernels take: every transpose, partial row and column blocks, and
+        // a contraction that is not a multiple of 4 (36 × 5 · 5 × 4 with lhs transposed).
+        (12, 8, 20),
+        (7, 8, 12),
+        (36, 5, 4),
+        (257, 12, 33),
     ];
+    for transposed in [[false, false], [true, false], [false, true], [true, true]] {
+        assert!(matmul_vec4_fits(12, 20, 8, transposed));
+    }
+    assert!(matmul_vec4_fits(36, 4, 5, [true, false]));
+    assert!(matmul_vec4_fits(257, 33, 12, [false, true]));
+    assert!(!matmul_vec4_fits(7, 5, 33, [false, false]));
     let gpus = matmul_variants();
     let mut seed = 0;
     for (m, k, n) in sizes {

@@ -512,7 +512,10 @@ impl GpuExecutor {
         let flags = u32::from(transpose_lhs) | (u32::from(transpose_rhs) << 1);
         params.sizes = UVec4::new(m as u32, n as u32, k as u32, flags);
         params.flags.x = epilogue.map_or(0, Activation::code);
-        let kernel = self.ctx.matmul_kernel(m, n, k, epilogue.is_some());
+        let transposed = [transpose_lhs, transpose_rhs];
+        let kernel = self
+            .ctx
+            .matmul_kernel([m, n, k], transposed, epilogue.is_some());
         let tile = match kernel {
             Kernel::MatmulTiled | Kernel::LinearTiled => MATMUL_TILE,
             _ => MATMUL_BLOCKED_TILE,

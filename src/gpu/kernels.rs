@@ -98,10 +98,15 @@ pub enum Kernel {
     MatmulTiled,
     /// Register-blocked matrix product: 4 × 4 outputs per invocation, no workgroup memory.
     MatmulBlocked,
+    /// `MatmulBlocked` reading both operands as `vec4`, for shapes whose contiguous dimensions
+    /// are multiples of 4.
+    MatmulVec4,
     /// `MatmulTiled` with a fused bias add and activation.
     LinearTiled,
     /// `MatmulBlocked` with a fused bias add and activation.
     LinearBlocked,
+    /// `MatmulVec4` with a fused bias add and activation.
+    LinearVec4,
     /// Broadcasting add.
     AddForward,
     /// Broadcast with a scale.
@@ -168,11 +173,13 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 35] = [
+    pub const ALL: [Kernel; 37] = [
         Kernel::MatmulTiled,
         Kernel::MatmulBlocked,
+        Kernel::MatmulVec4,
         Kernel::LinearTiled,
         Kernel::LinearBlocked,
+        Kernel::LinearVec4,
         Kernel::AddForward,
         Kernel::ExpandForward,
         Kernel::ReluForward,
@@ -210,7 +217,9 @@ impl Kernel {
     pub fn shader(self) -> ShaderFile {
         use Kernel::*;
         match self {
-            MatmulTiled | MatmulBlocked | LinearTiled | LinearBlocked => ShaderFile::Matmul,
+            MatmulTiled | MatmulBlocked | MatmulVec4 | LinearTiled | LinearBlocked | LinearVec4 => {
+                ShaderFile::Matmul
+            }
             AddForward | ExpandForward | ReluForward | ReluBackward | SigmoidForward
             | SigmoidBackward | TanhForward | TanhBackward => ShaderFile::Elementwise,
             SumAll | SumTo => ShaderFile::Reduce,
@@ -238,8 +247,10 @@ impl Kernel {
         match self {
             MatmulTiled => "matmul_tiled",
             MatmulBlocked => "matmul_blocked",
+            MatmulVec4 => "matmul_vec4",
             LinearTiled => "linear_tiled",
             LinearBlocked => "linear_blocked",
+            LinearVec4 => "linear_vec4",
             AddForward => "add_forward",
             ExpandForward => "expand_forward",
             ReluForward => "relu_forward",
@@ -287,11 +298,11 @@ impl Kernel {
             | ConvBackwardWeight
             | ConvBackwardWeightBlocked
             | MaxPoolBackward => &[ReadWrite, Read, Read],
-            ConvForward | ConvForwardBlocked | LinearTiled | LinearBlocked => {
+            ConvForward | ConvForwardBlocked | LinearTiled | LinearBlocked | LinearVec4 => {
                 &[ReadWrite, Read, Read, Read]
             }
-            MatmulTiled | MatmulBlocked | AddForward | ReluBackward | SigmoidBackward
-            | TanhBackward => &[ReadWrite, Read, Read],
+            MatmulTiled | MatmulBlocked | MatmulVec4 | AddForward | ReluBackward
+            | SigmoidBackward | TanhBackward => &[ReadWrite, Read, Read],
             SoftmaxCrossEntropyForward | BinaryCrossEntropyForward | MeanSquaredErrorForward => {
                 &[ReadWrite, Read, Read, Read]
             }

@@ -4,5 +4,5 @@ mod context;
 pub(crate) mod executor;
 pub mod kernels;
 
-pub use context::{ConvVariant, DRIVER_HINT, GpuContext, MatmulVariant};
+pub use context::{ConvVariant, DRIVER_HINT, GpuContext, MatmulVariant, matmul_vec4_fits};
 pub use executor::GpuStats;
