@@ -35,6 +35,10 @@ fn bench_matmul(c: &mut Criterion) {
                 "gpu-blocked",
                 Device::Gpu(ctx.with_matmul(MatmulVariant::Blocked)),
             ));
+            devices.push((
+                "gpu-vec4",
+                Device::Gpu(ctx.with_matmul(MatmulVariant::Vec4)),
+            ));
         }
         // The CPU reference is a plain triple loop that walks the right-hand matrix by column. At
         // 1024 it took 5.5 s per product on a two-core machine, so its 10 samples would add a

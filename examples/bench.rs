@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--markdown] [--json FILE] [--steps N] [--warmup N]
+//!     [--disable-fusion]
 //! ```
 //!
 //! Every row compiles a fresh session and, on the GPU, opens a fresh device, so edgegrad builds
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use edgegrad::{Device, gpu::GpuContext};
+use edgegrad::{Device, SessionOptions, gpu::GpuContext};
 use serde::Serialize;
 use workloads::{CNN, MLP, TrainingStep, Workload};
 
@@ -43,6 +44,9 @@ struct Args {
     /// Untimed steps after the first step and before the timed ones.
     #[arg(long, default_value_t = 3)]
     warmup: u32,
+    /// Compile every session without epilogue fusion, to measure what fusion saves.
+    #[arg(long)]
+    disable_fusion: bool,
 }
 
 /// Batch sizes of the mlp sweep.
@@ -99,6 +103,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         steps: args.steps as usize,
         warmup: args.warmup as usize,
         adapter: adapter.clone(),
+        options: SessionOptions {
+            disable_fusion: args.disable_fusion,
+            ..SessionOptions::default()
+        },
     };
 
     let mut sweep = Vec::new();
@@ -116,7 +124,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         settings.measure(&CNN, CNN.batch, Backend::Cpu)?,
         settings.measure(&CNN, CNN.batch, Backend::Gpu)?,
     );
-    let profiles = [profile(&MLP)?, profile(&CNN)?];
+    let profiles = [
+        profile(&MLP, settings.options)?,
+        profile(&CNN, settings.options)?,
+    ];
 
     let style = if args.markdown {
         Style::Markdown
@@ -180,6 +191,7 @@ struct Settings {
     steps: usize,
     warmup: usize,
     adapter: String,
+    options: SessionOptions,
 }
 
 impl Settings {
@@ -203,7 +215,7 @@ impl Settings {
             Backend::Cpu => Device::Cpu,
             Backend::Gpu => Device::gpu().context("opening the GPU adapter failed")?,
         };
-        let mut step = TrainingStep::new(workload, batch, &device)
+        let mut step = TrainingStep::with_options(workload, batch, &device, self.options)
             .with_context(|| format!("compiling {} failed", description()))?;
         step.run()
             .with_context(|| format!("the first step of {} failed", description()))?;
@@ -256,10 +268,10 @@ fn median(times: &mut [Duration]) -> Duration {
 
 /// Profiles the step of `workload` on both backends and lists the slowest GPU kernels beside the
 /// same nodes on the CPU reference.
-fn profile(workload: &Workload) -> anyhow::Result<Table> {
+fn profile(workload: &Workload, options: SessionOptions) -> anyhow::Result<Table> {
     eprintln!("profiling the {} step", workload.name);
-    let gpu = kernel_times(workload, &Device::gpu()?)?;
-    let cpu = kernel_times(workload, &Device::Cpu)?;
+    let gpu = kernel_times(workload, &Device::gpu()?, options)?;
+    let cpu = kernel_times(workload, &Device::Cpu, options)?;
     let gpu_total: f64 = gpu.iter().map(|(_, t)| t).sum();
     let cpu_total: f64 = cpu.iter().map(|(_, t)| t).sum();
     let mut rows = Vec::new();
@@ -295,8 +307,12 @@ fn profile(workload: &Workload) -> anyhow::Result<Table> {
 
 /// Profiles [`PROFILE_STEPS`] steps of `workload` and returns each kernel with its median time
 /// in seconds, slowest first.
-fn kernel_times(workload: &Workload, device: &Device) -> anyhow::Result<Vec<(String, f64)>> {
-    let mut step = TrainingStep::new(workload, workload.batch, device)?;
+fn kernel_times(
+    workload: &Workload,
+    device: &Device,
+    options: SessionOptions,
+) -> anyhow::Result<Vec<(String, f64)>> {
+    let mut step = TrainingStep::with_options(workload, workload.batch, device, options)?;
     step.run()?;
     let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
     for _ in 0..PROFILE_STEPS {

@@ -18,7 +18,7 @@ use edgegrad::data::{
     Dataset, PrepareOptions, SampleData, Table, TargetEncoder, Task, load_channels, load_images,
     load_signal, prepare, simulate_milling,
 };
-use edgegrad::memory::MemoryReport;
+use edgegrad::memory::{MemoryReport, bytes};
 use edgegrad::metrics::format_confusion;
 use edgegrad::model::{FORMAT_VERSION, InputSpec, Model, ModelMeta};
 use edgegrad::spec::{Layer, ModelSpec, mlp_layers, parse_layers, parse_layers_toml};
@@ -118,10 +118,20 @@ struct Args {
     weight_decay: Option<f32>,
     /// Hidden layer widths of the default MLP, comma-separated; an empty string trains a
     /// linear model.
-    #[arg(long, default_value = "64,64", value_name = "N,N")]
+    #[arg(
+        long,
+        default_value = "64,64",
+        value_name = "N,N",
+        conflicts_with_all = ["layers", "layers_file"]
+    )]
     hidden: String,
     /// Activation after each hidden layer of the default MLP.
-    #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = ActivationArg::Relu,
+        conflicts_with_all = ["layers", "layers_file"]
+    )]
     activation: ActivationArg,
     /// Rows the built-in simulator generates when --data is not given.
     #[arg(long, default_value_t = 10_000)]
@@ -592,15 +602,20 @@ fn run(args: &Args) -> anyhow::Result<()> {
         max_steps: None,
         memory_budget: args.memory_budget,
     };
+    // The library caps the batch at the number of training rows; say so rather than print a
+    // batch size that no step uses.
+    let batch = train_options.batch_size.min(data.train.rows.max(1));
+    let capped = if batch < train_options.batch_size {
+        format!(
+            " (--batch-size {} is more than the {} training rows)",
+            train_options.batch_size, data.train.rows
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "training: {optimizer}; batch {}, {} {}",
-        train_options.batch_size,
-        train_options.epochs,
-        if train_options.epochs == 1 {
-            "epoch"
-        } else {
-            "epochs"
-        }
+        "training: {optimizer}; batch {batch}{capped}, {}",
+        plural(train_options.epochs, "epoch", "epochs")
     );
 
     let set = TrainSet {
@@ -647,7 +662,43 @@ fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 fn print_memory(memory: &MemoryReport) {
-    println!("memory:  planned {}", memory);
+    println!(
+        "memory:  planned {} on the device ({} with one buffer per value and no fusion)",
+        bytes(memory.total()),
+        bytes(memory.total_without_reuse())
+    );
+    println!(
+        "         parameters {}, gradients {}, optimizer state {}, inputs {}, scratch {}",
+        bytes(memory.parameters),
+        bytes(memory.gradients),
+        bytes(memory.optimizer_state),
+        bytes(memory.inputs),
+        bytes(memory.scratch)
+    );
+    println!(
+        "         activations {} in shared buffers; the values alive at one time peak at {}",
+        bytes(memory.activations),
+        bytes(memory.peak_activations)
+    );
+}
+
+/// `count` followed by `one` when it is 1, else by `many`.
+fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("{count} {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// A shape with its leading batch dimension written as `batch`.
+fn batch_shape(dims: &[usize]) -> String {
+    let rest: Vec<String> = dims.iter().skip(1).map(usize::to_string).collect();
+    if rest.is_empty() {
+        "[batch]".to_string()
+    } else {
+        format!("[batch, {}]", rest.join(", "))
+    }
 }
 
 fn print_summary(spec: &ModelSpec) -> anyhow::Result<()> {
@@ -664,11 +715,11 @@ fn print_summary(spec: &ModelSpec) -> anyhow::Result<()> {
     println!(
         "  {:<width$}  {:<18}  {:>10}",
         "input",
-        format!("{input:?}"),
+        batch_shape(&input),
         0
     );
     for row in rows {
-        let shape = format!("{:?}", row.output.dims());
+        let shape = batch_shape(row.output.dims());
         println!(
             "  {:<width$}  {shape:<18}  {:>10}",
             row.layer, row.parameters
@@ -730,17 +781,22 @@ fn report(data: &TrainSet, fitted: &Fitted, device: &Device) {
     let steps = fitted.step_losses.len();
     let per_step = 1e3 * fitted.train_seconds / steps.max(1) as f64;
     println!(
-        "trained: {steps} steps in {:.2} s ({per_step:.2} ms per step); first step done {:.2} s after compiling began",
-        fitted.train_seconds, fitted.first_step_seconds
+        "trained: {} in {:.2} s ({per_step:.2} ms per step); first step done {:.2} s after compiling began",
+        plural(steps, "step", "steps"),
+        fitted.train_seconds,
+        fitted.first_step_seconds
     );
     if let Some(stats) = fitted.gpu_stats {
         println!(
-            "         {} dispatches and {} submission per step, {} bytes uploaded per step, {} buffers ({} bytes) on {}",
-            stats.dispatches,
-            stats.submissions,
-            stats.bytes_uploaded,
+            "         per step: {}, {}, {} uploaded (the batch and the step's settings)",
+            plural(stats.dispatches, "dispatch", "dispatches"),
+            plural(stats.submissions, "submission", "submissions"),
+            bytes(stats.bytes_uploaded),
+        );
+        println!(
+            "         {} storage buffers, {} in all, on {}",
             stats.buffers,
-            stats.buffer_bytes,
+            bytes(stats.buffer_bytes),
             device.describe()
         );
     }

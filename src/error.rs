@@ -25,6 +25,17 @@ pub enum Error {
     #[error("invalid node: {0}")]
     InvalidNode(String),
 
+    /// An optimizer hyperparameter outside the range its update rule is defined for.
+    #[error("invalid optimizer setting: {setting} is {value}, expected {expected}")]
+    Optimizer {
+        /// The hyperparameter, for example `momentum`.
+        setting: &'static str,
+        /// The value given.
+        value: f32,
+        /// The accepted range.
+        expected: &'static str,
+    },
+
     /// A value fed to a step does not match its input's shape, or an input was not fed.
     #[error("invalid feed: {0}")]
     Feed(String),

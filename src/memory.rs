@@ -44,8 +44,8 @@ pub struct MemoryReport {
     /// Activations and temporaries with one buffer per value of the graph as built: no buffer
     /// sharing, and no fusion (values folded into fused kernels count as well).
     pub activations_without_reuse: u64,
-    /// The most activation bytes alive at one point of the run: a lower bound for
-    /// `activations` that no assignment of values to buffers can beat.
+    /// The largest total of activation bytes alive at one point of the run. No assignment of
+    /// values to buffers needs less than this for `activations`.
     pub peak_activations: u64,
     /// Kernel parameter blocks and read-back staging, estimated from the dispatch count.
     pub scratch: u64,

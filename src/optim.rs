@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// An optimizer and its hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -43,6 +45,60 @@ pub struct AdamConfig {
 }
 
 impl Optimizer {
+    /// Checks every hyperparameter against the range its update rule is defined for: a
+    /// non-negative learning rate and weight decay (a rate of 0 computes gradients without
+    /// moving the parameters), momentum and betas in `[0, 1)`, and a positive epsilon.
+    /// Sessions call this before compiling a training step.
+    pub fn validate(&self) -> Result<()> {
+        let check = |setting, value: f32, ok: bool, expected| {
+            if value.is_finite() && ok {
+                Ok(())
+            } else {
+                Err(Error::Optimizer {
+                    setting,
+                    value,
+                    expected,
+                })
+            }
+        };
+        const POSITIVE: &str = "a positive number";
+        const FRACTION: &str = "a number in [0, 1)";
+        const NON_NEGATIVE: &str = "zero or a positive number";
+        match *self {
+            Optimizer::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => {
+                check("learning rate", lr, lr >= 0.0, NON_NEGATIVE)?;
+                check(
+                    "momentum",
+                    momentum,
+                    (0.0..1.0).contains(&momentum),
+                    FRACTION,
+                )?;
+                check(
+                    "weight decay",
+                    weight_decay,
+                    weight_decay >= 0.0,
+                    NON_NEGATIVE,
+                )
+            }
+            Optimizer::Adam(c) | Optimizer::AdamW(c) => {
+                check("learning rate", c.lr, c.lr >= 0.0, NON_NEGATIVE)?;
+                check("beta1", c.beta1, (0.0..1.0).contains(&c.beta1), FRACTION)?;
+                check("beta2", c.beta2, (0.0..1.0).contains(&c.beta2), FRACTION)?;
+                check("epsilon", c.eps, c.eps > 0.0, POSITIVE)?;
+                check(
+                    "weight decay",
+                    c.weight_decay,
+                    c.weight_decay >= 0.0,
+                    NON_NEGATIVE,
+                )
+            }
+        }
+    }
+
     /// SGD with the given learning rate and no momentum or weight decay.
     pub fn sgd(lr: f32) -> Self {
         Optimizer::Sgd {

@@ -147,6 +147,7 @@ impl Session {
         device: &Device,
         options: SessionOptions,
     ) -> Result<Self> {
+        optimizer.validate()?;
         let mut graph = graph;
         graph.try_node(loss)?;
         let mut fusion = Fusion::default();
@@ -452,9 +453,9 @@ impl Session {
         if let Some(fused) = self.fusion.folded_into(output) {
             let node = self.graph.node(output);
             return Err(Error::InvalidNode(format!(
-                "node {} ({}{}) was fused into node {} ({}) when the session was compiled, so \
-                 its value is never stored; read node {} instead, or compile with \
-                 SessionOptions {{ disable_fusion: true, .. }}",
+                "node {} ({}{}) was fused into the kernel of node {} ({}) when the session was \
+                 compiled, so its value is never stored; compile with \
+                 SessionOptions {{ disable_fusion: true, .. }} to read it",
                 output.0,
                 node.op.name(),
                 node.name
@@ -463,7 +464,6 @@ impl Session {
                     .unwrap_or_default(),
                 fused.0,
                 self.graph.node(fused).op.name(),
-                fused.0
             )));
         }
         let (nodes, inputs) = self

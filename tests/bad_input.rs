@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use edgegrad::data::{DataError, PrepareOptions, Prepared, Table, prepare};
 use edgegrad::model::{FORMAT_VERSION, InputSpec, METADATA_KEY, Model, ModelMeta};
 use edgegrad::spec::{Layer, ModelSpec, mlp_layers};
-use edgegrad::{Device, Error, Graph, NodeId, Optimizer, Session, Tensor};
+use edgegrad::{AdamConfig, Device, Error, Graph, NodeId, Optimizer, Session, Tensor};
 
 /// A folder under the system temporary folder, unique to one test, removed on drop.
 struct TempDir {
@@ -255,6 +255,32 @@ fn empty_cell_names_line_and_column() {
         message.contains(&format!("line 3 of {path}")),
         "names the line and file: {message}"
     );
+}
+
+#[test]
+fn values_beyond_f32_are_rejected() {
+    let dir = TempDir::new("beyond-f32");
+    for bad in ["1e39", "-4e38"] {
+        let (path, error) = csv_file_error(&dir, &format!("Torque,speed\n41.2,1500\n{bad},1410\n"));
+        let message = error.to_string();
+        assert!(
+            matches!(error, DataError::OutOfRange { .. }),
+            "expected DataError::OutOfRange for `{bad}`, got {error:?}"
+        );
+        assert!(
+            message.contains(&format!("`{bad}`")),
+            "shows the value: {message}"
+        );
+        assert!(
+            message.contains("column `Torque`"),
+            "names the column: {message}"
+        );
+        assert!(
+            message.contains(&format!("line 3 of {path}")),
+            "names the line: {message}"
+        );
+        assert!(message.contains("rescale"), "suggests a fix: {message}");
+    }
 }
 
 #[test]
@@ -729,4 +755,46 @@ fn feed_all_zero_weights_names_input() {
         "names the input and the problem: {message}"
     );
     classifier.assert_valid_step();
+}
+
+#[test]
+fn optimizer_settings_out_of_range_rejected() {
+    let adam = |edit: fn(&mut AdamConfig)| {
+        let mut config = AdamConfig::with_lr(1e-3, 0.0);
+        edit(&mut config);
+        Optimizer::Adam(config)
+    };
+    let sgd = |lr, momentum, weight_decay| Optimizer::Sgd {
+        lr,
+        momentum,
+        weight_decay,
+    };
+    let cases = [
+        (sgd(-0.1, 0.0, 0.0), "learning rate is -0.1"),
+        (sgd(f32::NAN, 0.0, 0.0), "learning rate is NaN"),
+        (sgd(0.1, -3.0, 0.0), "momentum is -3"),
+        (sgd(0.1, 1.0, 0.0), "momentum is 1"),
+        (sgd(0.1, 0.9, -1.0), "weight decay is -1"),
+        (adam(|c| c.lr = -1.0), "learning rate is -1"),
+        (adam(|c| c.beta1 = 1.5), "beta1 is 1.5"),
+        (adam(|c| c.beta2 = 1.0), "beta2 is 1"),
+        (adam(|c| c.eps = 0.0), "epsilon is 0"),
+        (
+            adam(|c| c.weight_decay = f32::INFINITY),
+            "weight decay is inf",
+        ),
+    ];
+    for (optimizer, expected) in cases {
+        let mut g = Graph::new();
+        let w = g.parameter("w", Tensor::full([2], 1.0)).unwrap();
+        let loss = g.sum(w).unwrap();
+        let err = Session::training(g, loss, optimizer, &Device::Cpu)
+            .err()
+            .unwrap_or_else(|| panic!("{optimizer:?} was accepted"));
+        assert!(matches!(err, Error::Optimizer { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+    // A rate of zero is valid: it computes gradients without moving the parameters.
+    assert!(Optimizer::sgd(0.0).validate().is_ok());
 }

@@ -476,8 +476,13 @@ fn train_gpu_prints_metrics() {
         run.describe()
     );
     assert!(
-        run.stdout.contains("dispatches and"),
+        run.stdout.contains(" dispatches, 1 submission"),
         "reports the GPU step counters: {}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("memory:  planned "),
+        "reports the memory plan: {}",
         run.describe()
     );
     assert_binary_report(&run);
@@ -785,6 +790,23 @@ fn train_zero_learning_rate_fails() {
 }
 
 #[test]
+fn train_invalid_optimizer_settings_fail() {
+    let dir = TempDir::new("optimizer-settings");
+    let cases = [
+        (
+            &["--optimizer", "sgd", "--momentum=-3"][..],
+            "momentum is -3",
+        ),
+        (&["--weight-decay=-1"][..], "weight decay is -1"),
+    ];
+    for (options, expected) in cases {
+        let mut args = simulator_args("cpu");
+        args.extend_from_slice(options);
+        run_example(&dir, "train", &args).assert_error(&["invalid optimizer setting", expected]);
+    }
+}
+
+#[test]
 fn predict_foreign_model_fails() {
     let dir = TempDir::new("foreign-model");
     let model = dir.write("model.safetensors", "x1,x2\n0.5,1.5\n");
@@ -879,7 +901,7 @@ fn cnn_model_saves_and_predicts() {
         run.describe()
     );
     assert!(
-        run.stdout.contains("[1, 4, 4, 4]"),
+        run.stdout.contains("[batch, 4, 4, 4]"),
         "summary shows output shapes: {}",
         run.describe()
     );

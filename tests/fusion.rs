@@ -300,9 +300,10 @@ fn folded_value_is_reported_not_read() {
     assert!(matches!(err, Error::InvalidNode(_)), "{err:?}");
     let message = err.to_string();
     assert!(
-        message.contains("fused into node") && message.contains("disable_fusion"),
+        message.contains("fused into the kernel of node"),
         "{message}"
     );
+    assert!(message.contains("disable_fusion"), "{message}");
 
     let options = SessionOptions {
         disable_fusion: true,

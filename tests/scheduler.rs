@@ -207,3 +207,29 @@ fn deferred_losses_match_blocking_steps() {
         );
     }
 }
+
+#[test]
+fn oversized_parameter_rejected_before_allocation() {
+    let Some(gpu) = common::gpu() else { return };
+    let Device::Gpu(ctx) = &gpu else { return };
+    let limit = ctx.limits().max_storage_buffer_binding_size;
+    let columns = (limit / 4 + 1) as usize;
+    let mut g = Graph::new();
+    let x = g.input("x", [1, 1]).unwrap();
+    let w = g
+        .parameter("huge", Tensor::full([1, columns], 0.5))
+        .unwrap();
+    let y = g.matmul(x, w).unwrap();
+    let loss = g.sum(y).unwrap();
+    let err = Session::training(g, loss, Optimizer::sgd(0.01), &gpu)
+        .err()
+        .expect("a parameter past the binding limit cannot be bound");
+    assert!(matches!(err, Error::DeviceLimit { .. }), "{err:?}");
+    assert!(err.to_string().contains("huge"), "{err}");
+
+    // Nothing reached the device, so it still runs other sessions.
+    let (g, loss, feeds) = mlp();
+    let feeds: Vec<(NodeId, &[f32])> = feeds.iter().map(|(id, v)| (*id, v.as_slice())).collect();
+    let mut session = Session::training(g, loss, Optimizer::sgd(0.01), &gpu).unwrap();
+    assert!(session.step(&feeds).unwrap().is_finite());
+}

@@ -15,7 +15,7 @@ use criterion::Criterion;
 use edgegrad::gpu::GpuContext;
 use edgegrad::graph::ConvOptions;
 use edgegrad::spec::{ModelSpec, parse_layers};
-use edgegrad::{Device, Graph, NodeId, Op, Optimizer, Result, Session, Tensor};
+use edgegrad::{Device, Graph, NodeId, Op, Optimizer, Result, Session, SessionOptions, Tensor};
 
 /// Seed of the generators behind every benchmark input and initial parameter.
 pub const SEED: u64 = 7;
@@ -125,6 +125,16 @@ impl TrainingStep {
     /// Builds `workload` with `batch` samples per step and compiles its training step on
     /// `device`.
     pub fn new(workload: &Workload, batch: usize, device: &Device) -> Result<Self> {
+        Self::with_options(workload, batch, device, SessionOptions::default())
+    }
+
+    /// [`TrainingStep::new`] with the session compiled with `options`.
+    pub fn with_options(
+        workload: &Workload,
+        batch: usize,
+        device: &Device,
+        options: SessionOptions,
+    ) -> Result<Self> {
         let spec = ModelSpec {
             input_shape: workload.sample_shape.to_vec(),
             layers: parse_layers(workload.layers)?,
@@ -140,7 +150,8 @@ impl TrainingStep {
         let label_values = class_labels(batch, SEED + 1);
         let weight_values = vec![1.0; batch];
 
-        let session = Session::training(graph, loss, Optimizer::sgd(LEARNING_RATE), device)?;
+        let sgd = Optimizer::sgd(LEARNING_RATE);
+        let session = Session::training_with(graph, loss, sgd, device, options)?;
         let flops = step_flops(&session);
         let feeds = Feeds {
             samples,

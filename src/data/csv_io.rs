@@ -174,6 +174,17 @@ fn parse_column(
             };
             return Err((lines[row], error));
         }
+        if let Some(row) = values
+            .iter()
+            .position(|value| value.abs() > f32::MAX as f64)
+        {
+            let error = DataError::OutOfRange {
+                location: format!("line {} of {input}", lines[row]),
+                column: name.to_owned(),
+                value: cells[row].clone(),
+            };
+            return Err((lines[row], error));
+        }
         return Ok(Column::Numeric(values));
     }
     if numeric as f64 >= NUMERIC_SHARE * cells.len() as f64 {

@@ -123,6 +123,21 @@ pub enum DataError {
         value: String,
     },
 
+    /// A numeric value too large in magnitude for the 32-bit floats the model computes in.
+    #[error(
+        "value `{value}` in column `{column}` at {location} is beyond the range of 32-bit \
+         floats (about ±3.4e38); rescale the column (for example change its unit) or remove \
+         the row"
+    )]
+    OutOfRange {
+        /// Location of the value, such as "line 7 of data.csv".
+        location: String,
+        /// Column name.
+        column: String,
+        /// The value as written.
+        value: String,
+    },
+
     /// A mostly numeric column contains a value that is not a number.
     #[error(
         "invalid number `{value}` in column `{column}` at line {line} of {input}: {numeric} of \

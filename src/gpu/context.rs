@@ -30,9 +30,9 @@ pub enum MatmulVariant {
 }
 
 /// Reports whether the vec4 matmul kernels can compute `op(lhs) · op(rhs)` with `op(lhs)`
-/// `[m, k]` and `op(rhs)` `[k, n]`: the dimension each operand stores contiguously (k for an
-/// untransposed lhs, m for a transposed one, n for an untransposed rhs, k for a transposed
-/// one) must be a multiple of 4.
+/// `[m, k]` and `op(rhs)` `[k, n]`. The dimension each operand stores contiguously must be a
+/// multiple of 4: k for an untransposed lhs, m for a transposed one, n for an untransposed
+/// rhs and k for a transposed one.
 pub fn matmul_vec4_fits(m: usize, n: usize, k: usize, transposed: [bool; 2]) -> bool {
     let lhs_row = if transposed[0] { m } else { k };
     let rhs_row = if transposed[1] { k } else { n };

@@ -37,10 +37,18 @@ struct Arena {
 
 impl Arena {
     /// Lays out the pairs of `trained` whose gradient only the optimizer reads, or returns
-    /// `None` when there are none. A gradient that a kernel reads (a kernel could not read one
-    /// gradient of the buffer while writing another), that is a constant (the loss does not
-    /// depend on its parameter) or that belongs to two parameters keeps a buffer of its own.
-    fn layout(graph: &Graph, trained: &[(NodeId, NodeId)], alignment: u64) -> Option<Arena> {
+    /// `None` when there are none. Three kinds of gradient keep a buffer of their own: one that
+    /// a kernel reads (no kernel may read one range of a buffer while writing another), a
+    /// constant one (the loss does not depend on its parameter), and one shared by two
+    /// parameters.
+    /// So does every pair that would take the buffers past `limit` bytes, the largest binding
+    /// the device allows, which also leaves an oversized parameter to the per-buffer check.
+    fn layout(
+        graph: &Graph,
+        trained: &[(NodeId, NodeId)],
+        alignment: u64,
+        limit: u64,
+    ) -> Option<Arena> {
         let mut read = vec![false; graph.nodes().len()];
         for node in graph.nodes() {
             for input in &node.inputs {
@@ -55,8 +63,12 @@ impl Arena {
                 continue;
             }
             let offset = bytes.div_ceil(alignment) * alignment;
+            let end = offset + (graph.shape(param).numel() * 4) as u64;
+            if end > limit {
+                continue;
+            }
             members.push((param, grad, offset));
-            bytes = offset + (graph.shape(param).numel() * 4) as u64;
+            bytes = end;
         }
         (!members.is_empty()).then_some(Arena { members, bytes })
     }
@@ -153,10 +165,14 @@ impl GpuExecutor {
             loss_log: None,
             pending: 0,
         };
-        let alignment = u64::from(ctx.limits().min_storage_buffer_offset_alignment);
+        let limits = ctx.limits();
+        let alignment = u64::from(limits.min_storage_buffer_offset_alignment);
+        let limit = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         let arena = optimizer
             .is_some()
-            .then(|| Arena::layout(graph, trained, alignment))
+            .then(|| Arena::layout(graph, trained, alignment, limit))
             .flatten();
         if let Some(arena) = &arena {
             exec.allocate_arena(graph, arena);
@@ -308,7 +324,8 @@ impl GpuExecutor {
         Ok(())
     }
 
-    /// The buffer of node `id`, the offset of its value and the size its bindings cover.
+    /// Returns the buffer of node `id`, the offset of its value and the size its bindings
+    /// cover.
     fn binding(&self, id: NodeId) -> Binding<'_> {
         let (buffer, offset) = self.buffers[id.0]
             .as_ref()
@@ -493,8 +510,8 @@ impl GpuExecutor {
         self.make_dispatch(kernel, &params, &buffers, workgroups, &label)
     }
 
-    /// The parameters, kernel and grid of a matrix product of `lhs` giving `out`; `epilogue`
-    /// is the fused activation of an [`Op::Linear`].
+    /// Fills the parameters of a matrix product of `lhs` giving `out` and returns its kernel
+    /// and grid. `epilogue` is the fused activation of an [`Op::Linear`].
     fn matmul_grid(
         &self,
         params: &mut ParamBlock,
@@ -916,7 +933,7 @@ impl GpuExecutor {
     }
 }
 
-/// The update kernel of `optimizer` with `states` state buffers per parameter.
+/// Picks the update kernel of `optimizer` with `states` state buffers per parameter.
 fn update_kernel(optimizer: &Optimizer, states: usize) -> Kernel {
     match (optimizer, states) {
         (Optimizer::Sgd { .. }, 0) => Kernel::SgdStep,
