@@ -266,7 +266,7 @@ impl GpuContext {
     /// get the tiled kernel once every dimension reaches 128, where reuse through workgroup
     /// memory pays for its barriers, and a register-blocked kernel below that. The
     /// register-blocked kernel is the vec4 one wherever the shape allows it (on llvmpipe it
-    /// ran a `[256, 64] · [64, 64]` product in 60 % of the plain blocked kernel's time).
+    /// ran a 256 × 256 · 256 × 256 product in 41 % of the plain blocked kernel's time).
     pub(crate) fn matmul_kernel(
         &self,
         [m, n, k]: [usize; 3],
