@@ -102,6 +102,75 @@ fn conv_backward_input(
     result[i] = acc;
 }
 
+// conv_backward_input computing a CONV_BLOCK × CONV_BLOCK block per invocation: input
+// channels ci0..ci0+3 at width positions iw0..iw0+3 of one (n, ih). Each gradient value loaded
+// serves four channels and each weight four positions, and the output column each position
+// reads is worked out once per kernel tap instead of once per output channel. lhs = dy,
+// rhs = weight. Grid: one invocation per (n, channel block, ih, width block), flattened.
+@compute @workgroup_size(256)
+fn conv_backward_input_blocked(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let xd = params.dims_a;
+    let od = params.dims_b;
+    let channel_blocks = (xd.y + CONV_BLOCK - 1u) / CONV_BLOCK;
+    let width_blocks = (xd.w + CONV_BLOCK - 1u) / CONV_BLOCK;
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= xd.x * channel_blocks * xd.z * width_blocks) {
+        return;
+    }
+    let b = coordinates(i, vec4<u32>(xd.x, channel_blocks, xd.z, width_blocks));
+    let ci0 = b.y * CONV_BLOCK;
+    let iw0 = b.w * CONV_BLOCK;
+    let wd = vec4<u32>(od.y, xd.y, params.dims_c.x, params.dims_c.y);
+    var acc: array<vec4<f32>, 4>; // acc[channel][position]
+    for (var kh = 0u; kh < wd.z; kh++) {
+        let oh = source(b.z, kh, params.dims_c.z, params.sizes.z, params.sizes.x, od.z);
+        if (oh < 0) {
+            continue;
+        }
+        for (var kw = 0u; kw < wd.w; kw++) {
+            // The output column each position reads through tap kw, or -1.
+            var columns = vec4<i32>(-1);
+            for (var p = 0u; p < CONV_BLOCK; p++) {
+                if (iw0 + p < xd.w) {
+                    columns[p] = source(iw0 + p, kw, params.dims_c.w, params.sizes.w, params.sizes.y, od.w);
+                }
+            }
+            if (all(columns < vec4<i32>(0))) {
+                continue;
+            }
+            for (var co = 0u; co < od.y; co++) {
+                let row = offset4(od, b.x, co, u32(oh), 0u);
+                var dys = vec4<f32>(0.0);
+                for (var p = 0u; p < CONV_BLOCK; p++) {
+                    if (columns[p] >= 0) {
+                        dys[p] = lhs[row + u32(columns[p])];
+                    }
+                }
+                for (var c = 0u; c < CONV_BLOCK; c++) {
+                    if (ci0 + c < xd.y) {
+                        acc[c] += rhs[offset4(wd, co, ci0 + c, kh, kw)] * dys;
+                    }
+                }
+            }
+        }
+    }
+    for (var c = 0u; c < CONV_BLOCK; c++) {
+        let ci = ci0 + c;
+        if (ci >= xd.y) {
+            break;
+        }
+        for (var p = 0u; p < CONV_BLOCK; p++) {
+            if (iw0 + p < xd.w) {
+                result[offset4(xd, b.x, ci, b.z, iw0 + p)] = acc[c][p];
+            }
+        }
+    }
+}
+
 // dweight[co, ci, kh, kw] = Σ over (n, oh, ow) of dy[n, co, oh, ow] · x[n, ci, tap(oh), tap(ow)].
 // lhs = dy, rhs = x.
 @compute @workgroup_size(256)

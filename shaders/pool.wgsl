@@ -86,6 +86,48 @@ fn max_pool_backward(
     result[i] = activation_gradient(lhs[i], acc, params.flags.x);
 }
 
+// The input coordinates along one axis that window `out` writes in max_pool_backward_windows:
+// from its first real coordinate up to the next window's first, or to the end for the last.
+fn block_range(out: u32, stride: u32, pad: u32, out_size: u32, size: u32) -> vec2<u32> {
+    let start = max(i32(out * stride) - i32(pad), 0);
+    var end = i32(size);
+    if (out + 1u < out_size) {
+        end = min(i32((out + 1u) * stride) - i32(pad), i32(size));
+    }
+    return vec2<u32>(u32(start), u32(max(end, start)));
+}
+
+// max_pool_backward for windows that do not overlap (stride at least the kernel along both
+// axes). One invocation per window finds its maximum once and writes the block of input
+// elements from the window's first row and column up to the next window's: the window's
+// gradient at the maximum and zero elsewhere. The blocks tile the input, so every element is
+// written exactly once. lhs = x, rhs = dy. Grid: one invocation per element of dy.
+@compute @workgroup_size(256)
+fn max_pool_backward_windows(
+    @builtin(workgroup_id) workgroup: vec3<u32>,
+    @builtin(num_workgroups) workgroups: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let xd = params.dims_a;
+    let od = params.dims_b;
+    let i = flat_index(workgroup, workgroups, local);
+    if (i >= od.x * od.y * od.z * od.w) {
+        return;
+    }
+    let o = coordinates(i, od);
+    let best = window_argmax(o.x, o.y, o.z, o.w);
+    let gradient = rhs[i];
+    let rows = block_range(o.z, params.dims_c.z, params.sizes.x, od.z, xd.z);
+    let cols = block_range(o.w, params.dims_c.w, params.sizes.y, od.w, xd.w);
+    for (var h = rows.x; h < rows.y; h++) {
+        for (var w = cols.x; w < cols.y; w++) {
+            let e = offset4(xd, o.x, o.y, h, w);
+            let g = select(0.0, gradient, e == best);
+            result[e] = activation_gradient(lhs[e], g, params.flags.x);
+        }
+    }
+}
+
 // Real elements in window (oh, ow).
 fn window_count(oh: u32, ow: u32) -> f32 {
     let xd = params.dims_a;

@@ -42,12 +42,12 @@ pub fn matmul_vec4_fits(m: usize, n: usize, k: usize, transposed: [bool; 2]) -> 
 /// The convolution kernels that sessions on a context use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConvVariant {
-    /// The register-blocked kernels for the forward pass and the weight gradient.
+    /// The register-blocked kernels for the forward pass and both gradients.
     #[default]
     Auto,
     /// One output element per invocation everywhere; the plainest form, kept as a reference.
     Direct,
-    /// 4 channels × 4 positions per invocation for the forward pass and the weight gradient.
+    /// 4 channels × 4 positions per invocation for the forward pass and both gradients.
     Blocked,
 }
 

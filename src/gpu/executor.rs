@@ -463,8 +463,15 @@ impl GpuExecutor {
                 }
             }
             Op::ConvBackwardInput { window } => {
-                window_params(&mut params, as_4d(out_shape), as_4d(shape_of(0)), window);
-                (Kernel::ConvBackwardInput, self.grid_1d(len, op_name)?)
+                let xd = as_4d(out_shape);
+                window_params(&mut params, xd, as_4d(shape_of(0)), window);
+                if self.ctx.conv_blocked() {
+                    let blocks = xd[0] * xd[1].div_ceil(4) * xd[2] * xd[3].div_ceil(4);
+                    let grid = self.grid_1d(blocks, op_name)?;
+                    (Kernel::ConvBackwardInputBlocked, grid)
+                } else {
+                    (Kernel::ConvBackwardInput, self.grid_1d(len, op_name)?)
+                }
             }
             Op::ConvBackwardWeight { window } => {
                 window_params(&mut params, as_4d(shape_of(1)), as_4d(shape_of(0)), window);
@@ -487,9 +494,18 @@ impl GpuExecutor {
                 (Kernel::MaxPoolForward, self.grid_1d(len, op_name)?)
             }
             Op::MaxPoolBackward { window, activation } => {
-                window_params(&mut params, as_4d(shape_of(0)), as_4d(shape_of(1)), window);
+                let od = as_4d(shape_of(1));
+                window_params(&mut params, as_4d(shape_of(0)), od, window);
                 params.flags.x = activation.code();
-                (Kernel::MaxPoolBackward, self.grid_1d(len, op_name)?)
+                // Windows that do not overlap tile the input, so each can write its own block.
+                let disjoint = (0..2).all(|axis| window.stride[axis] >= window.kernel[axis]);
+                if disjoint {
+                    let windows = od.iter().product();
+                    let grid = self.grid_1d(windows, op_name)?;
+                    (Kernel::MaxPoolBackwardWindows, grid)
+                } else {
+                    (Kernel::MaxPoolBackward, self.grid_1d(len, op_name)?)
+                }
             }
             Op::AvgPool { window } => {
                 window_params(&mut params, as_4d(shape_of(0)), as_4d(out_shape), window);

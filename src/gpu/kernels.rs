@@ -153,8 +153,10 @@ pub enum Kernel {
     ConvForward,
     /// Convolution plus bias, 4 channels × 4 positions per invocation.
     ConvForwardBlocked,
-    /// Convolution gradient for the input.
+    /// Convolution gradient for the input, one element per invocation.
     ConvBackwardInput,
+    /// Convolution gradient for the input, 4 channels × 4 positions per invocation.
+    ConvBackwardInputBlocked,
     /// Convolution gradient for the weight, one weight per invocation.
     ConvBackwardWeight,
     /// Convolution gradient for the weight, 4 channels × 4 kernel columns per invocation.
@@ -163,8 +165,10 @@ pub enum Kernel {
     ChannelSum,
     /// Max pooling.
     MaxPoolForward,
-    /// Max pooling gradient.
+    /// Max pooling gradient, gathered per input element.
     MaxPoolBackward,
+    /// Max pooling gradient for windows that do not overlap, written per window.
+    MaxPoolBackwardWindows,
     /// Average pooling.
     AvgPoolForward,
     /// Average pooling gradient.
@@ -173,7 +177,7 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel.
-    pub const ALL: [Kernel; 37] = [
+    pub const ALL: [Kernel; 39] = [
         Kernel::MatmulTiled,
         Kernel::MatmulBlocked,
         Kernel::MatmulVec4,
@@ -204,11 +208,13 @@ impl Kernel {
         Kernel::ConvForward,
         Kernel::ConvForwardBlocked,
         Kernel::ConvBackwardInput,
+        Kernel::ConvBackwardInputBlocked,
         Kernel::ConvBackwardWeight,
         Kernel::ConvBackwardWeightBlocked,
         Kernel::ChannelSum,
         Kernel::MaxPoolForward,
         Kernel::MaxPoolBackward,
+        Kernel::MaxPoolBackwardWindows,
         Kernel::AvgPoolForward,
         Kernel::AvgPoolBackward,
     ];
@@ -234,10 +240,15 @@ impl Kernel {
             ConvForward
             | ConvForwardBlocked
             | ConvBackwardInput
+            | ConvBackwardInputBlocked
             | ConvBackwardWeight
             | ConvBackwardWeightBlocked
             | ChannelSum => ShaderFile::Conv,
-            MaxPoolForward | MaxPoolBackward | AvgPoolForward | AvgPoolBackward => ShaderFile::Pool,
+            MaxPoolForward
+            | MaxPoolBackward
+            | MaxPoolBackwardWindows
+            | AvgPoolForward
+            | AvgPoolBackward => ShaderFile::Pool,
         }
     }
 
@@ -275,11 +286,13 @@ impl Kernel {
             ConvForward => "conv_forward",
             ConvForwardBlocked => "conv_forward_blocked",
             ConvBackwardInput => "conv_backward_input",
+            ConvBackwardInputBlocked => "conv_backward_input_blocked",
             ConvBackwardWeight => "conv_backward_weight",
             ConvBackwardWeightBlocked => "conv_backward_weight_blocked",
             ChannelSum => "channel_sum",
             MaxPoolForward => "max_pool_forward",
             MaxPoolBackward => "max_pool_backward",
+            MaxPoolBackwardWindows => "max_pool_backward_windows",
             AvgPoolForward => "avg_pool_forward",
             AvgPoolBackward => "avg_pool_backward",
         }
@@ -295,9 +308,11 @@ impl Kernel {
             }
             DropoutForward
             | ConvBackwardInput
+            | ConvBackwardInputBlocked
             | ConvBackwardWeight
             | ConvBackwardWeightBlocked
-            | MaxPoolBackward => &[ReadWrite, Read, Read],
+            | MaxPoolBackward
+            | MaxPoolBackwardWindows => &[ReadWrite, Read, Read],
             ConvForward | ConvForwardBlocked | LinearTiled | LinearBlocked | LinearVec4 => {
                 &[ReadWrite, Read, Read, Read]
             }
