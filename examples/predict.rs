@@ -11,9 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use edgegrad::Device;
-use edgegrad::data::{Table, TargetEncoder, Task, read_samples};
+use edgegrad::data::{SampleSource, Table, TargetEncoder, Task, read_samples};
 use edgegrad::model::{InputSpec, Model};
 use edgegrad::train::{argmax, output_to_predictions, predict};
 
@@ -64,15 +65,39 @@ fn resolve_data_path(path: &Path) -> PathBuf {
     }
 }
 
+/// Describes what --data must be for a model trained on samples read from `source`.
+fn expected_data(source: &SampleSource) -> String {
+    match source {
+        SampleSource::Channels { channel_files, .. } => format!(
+            "failed to read --data: this model was trained on channel files, so --data must be \
+             a folder containing {}",
+            channel_files.join(", ")
+        ),
+        SampleSource::Signal { .. } => "failed to read --data: this model was trained on signal \
+             windows, so --data must be a manifest CSV that lists the signal files"
+            .to_string(),
+        SampleSource::Images { shape, .. } => format!(
+            "failed to read --data: this model was trained on images of shape {shape:?}, so \
+             --data must be a CSV (optionally gzip-compressed) of pixel rows"
+        ),
+    }
+}
+
 fn run(args: &Args) -> anyhow::Result<()> {
-    let model = Model::load(&args.model)?;
+    let model = Model::load(&args.model)
+        .with_context(|| "failed to load --model, which takes a file `train --save` wrote")?;
     let data = resolve_data_path(&args.data);
     let (features, rows) = match &model.meta.input {
         InputSpec::Table { features } => {
-            let table = Table::from_csv_path(&data)?;
+            let table = Table::from_csv_path(&data).with_context(|| {
+                "failed to read --data: this model was trained on a CSV table, so --data must \
+                 be a CSV file with the same feature columns"
+            })?;
             (features.encode(&table)?, table.n_rows())
         }
-        InputSpec::Samples { source, norm } => read_samples(&data, source, norm)?,
+        InputSpec::Samples { source, norm } => {
+            read_samples(&data, source, norm).with_context(|| expected_data(source))?
+        }
     };
     let device = match args.backend {
         BackendArg::Gpu => Device::gpu()?,

@@ -319,7 +319,18 @@ fn load_table(args: &Args) -> anyhow::Result<Loaded> {
     options.val_fraction = args.val_fraction;
     options.seed = args.seed;
     options.positive = args.positive.clone();
-    let data = prepare(&table, &options)?;
+    let data = match prepare(&table, &options) {
+        Ok(data) => data,
+        // The simulator's own rows are at fault, not a file the user chose: point at the
+        // option that sets how many there are.
+        Err(error) if args.data.is_none() => bail!(
+            "{error}\nthe built-in simulator made {} rows with seed {}; try a larger \
+             --simulated-rows (the default is 10000)",
+            args.simulated_rows,
+            args.seed
+        ),
+        Err(error) => return Err(error.into()),
+    };
 
     let mut description = vec![format!("data:    {source}")];
     let classes = data.target.classes();

@@ -60,7 +60,8 @@ pub enum Error {
 
     /// A buffer or dispatch exceeds what the device supports.
     #[error(
-        "{what} needs {requested}, but the device allows at most {limit} ({limit_name}); {hint}"
+        "{what} needs {requested} {unit}, but the device allows at most {limit} ({limit_name}); \
+         {hint}"
     )]
     DeviceLimit {
         /// The buffer or dispatch at fault.
@@ -69,6 +70,8 @@ pub enum Error {
         requested: u64,
         /// The device's limit.
         limit: u64,
+        /// What `requested` and `limit` count, such as `bytes` or `workgroups`.
+        unit: &'static str,
         /// The wgpu limit's name.
         limit_name: &'static str,
         /// What to change.

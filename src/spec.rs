@@ -362,15 +362,21 @@ struct LayerFile {
 
 /// Parses the TOML form of a layer list.
 pub fn parse_layers_toml(text: &str) -> Result<Vec<Layer>> {
-    let file: LayerFile =
-        toml::from_str(text).map_err(|e| Error::InvalidNode(format!("invalid model TOML: {e}")))?;
+    let file: LayerFile = toml::from_str(text)
+        .map_err(|e| Error::Layers(format!("invalid model TOML: {e}{TOML_KEYS}")))?;
     if file.layers.is_empty() {
-        return Err(Error::InvalidNode(
-            "the model TOML has no [[layers]]".into(),
-        ));
+        return Err(Error::Layers(format!(
+            "the model TOML has no [[layers]] tables{TOML_KEYS}"
+        )));
     }
     Ok(file.layers)
 }
+
+/// The keys each `[[layers]]` table takes, appended to TOML errors.
+const TOML_KEYS: &str = "\nEach [[layers]] table has a `type` and that type's keys: \
+    conv1d and conv2d: out_channels, kernel, and optionally stride, padding, dilation; \
+    max_pool and avg_pool: kernel, and optionally stride, padding; dense: units; dropout: p; \
+    global_avg_pool, flatten, relu, tanh, sigmoid: none.";
 
 /// A multilayer perceptron: dense layers of the `hidden` widths with `activation` after each,
 /// then a dense layer of `outputs`.
@@ -679,6 +685,17 @@ mod tests {
         );
         let round_trip: Vec<String> = layers.iter().map(Layer::describe).collect();
         assert_eq!(parse_layers(&round_trip.join(",")).unwrap(), layers);
+    }
+
+    #[test]
+    fn toml_error_lists_layer_keys() {
+        let err = parse_layers_toml("[[layers]]\ntype = \"conv1d\"\nchannels = 16\n").unwrap_err();
+        assert!(matches!(err, Error::Layers(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("invalid model TOML"), "{message}");
+        assert!(message.contains("out_channels, kernel"), "{message}");
+        let empty = parse_layers_toml("layers = []").unwrap_err().to_string();
+        assert!(empty.contains("no [[layers]] tables"), "{empty}");
     }
 
     #[test]

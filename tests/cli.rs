@@ -553,6 +553,18 @@ fn save_then_predict_prints_csv() {
             predict.describe()
         );
     }
+
+    // A folder is not the CSV table this model reads; the error says what --data must be.
+    let folder = dir.arg(".");
+    let args = [
+        "--model",
+        model.as_str(),
+        "--data",
+        folder.as_str(),
+        "--backend",
+        "cpu",
+    ];
+    run_example(&dir, "predict", &args).assert_error(&["must be a CSV file"]);
 }
 
 #[test]

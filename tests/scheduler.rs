@@ -226,6 +226,7 @@ fn oversized_parameter_rejected_before_allocation() {
         .expect("a parameter past the binding limit cannot be bound");
     assert!(matches!(err, Error::DeviceLimit { .. }), "{err:?}");
     assert!(err.to_string().contains("huge"), "{err}");
+    assert!(err.to_string().contains("bytes"), "{err}");
 
     // Nothing reached the device, so it still runs other sessions.
     let (g, loss, feeds) = mlp();

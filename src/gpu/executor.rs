@@ -281,6 +281,7 @@ impl GpuExecutor {
                     what: format!("the value of `{name}` (shape {})", node.shape),
                     requested: bytes,
                     limit,
+                    unit: "bytes",
                     limit_name: "max_storage_buffer_binding_size",
                     hint: "use a smaller batch or layer",
                 });
@@ -345,6 +346,7 @@ impl GpuExecutor {
                 what: format!("{what} over {len} elements"),
                 requested: groups,
                 limit: max * max,
+                unit: "workgroups",
                 limit_name: "max_compute_workgroups_per_dimension squared",
                 hint: "split the work into smaller tensors",
             });
@@ -561,6 +563,7 @@ impl GpuExecutor {
                 what: format!("matmul with output {out}"),
                 requested: x.max(y) as u64,
                 limit: max as u64,
+                unit: "workgroups",
                 limit_name: "max_compute_workgroups_per_dimension",
                 hint: "split the matrix into smaller blocks",
             });
