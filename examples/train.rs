@@ -613,8 +613,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         max_steps: None,
         memory_budget: args.memory_budget,
     };
-    // The library caps the batch at the number of training rows; say so rather than print a
-    // batch size that no step uses.
+    // The library caps the batch at the number of training rows, so print the batch the steps
+    // use and the reason, not the requested size.
     let batch = train_options.batch_size.min(data.train.rows.max(1));
     let capped = if batch < train_options.batch_size {
         format!(
@@ -702,7 +702,7 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// A shape with its leading batch dimension written as `batch`.
+/// Formats a shape with its leading batch dimension written as `batch`.
 fn batch_shape(dims: &[usize]) -> String {
     let rest: Vec<String> = dims.iter().skip(1).map(usize::to_string).collect();
     if rest.is_empty() {

@@ -439,7 +439,7 @@ impl Session {
         Ok(losses)
     }
 
-    /// The nodes folded into fused kernels when the graph was compiled.
+    /// Returns the nodes folded into fused kernels when the graph was compiled.
     pub fn fusion(&self) -> &Fusion {
         &self.fusion
     }
@@ -447,7 +447,8 @@ impl Session {
     /// Computes `output` from `feeds` without updating anything.
     ///
     /// A value that compiling fused into a later kernel (a matrix product or bias add followed
-    /// by its activation) is never stored; asking for it is an error that names the fused node.
+    /// by its activation) is never stored, so asking for it is an error that names the fused
+    /// node.
     pub fn run(&mut self, feeds: &[(NodeId, &[f32])], output: NodeId) -> Result<Tensor> {
         self.graph.try_node(output)?;
         if let Some(fused) = self.fusion.folded_into(output) {

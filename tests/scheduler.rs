@@ -152,9 +152,9 @@ fn mlp_step_dispatch_count() {
 #[test]
 fn fusion_saves_launches_and_memory() {
     let Some(gpu) = common::gpu() else { return };
-    // mlp: two dense+relu layers lose their add and relu, the output layer its add; cnn: two
-    // convolutions lose their relu, the dense layer its add, and both relu gradients fold
-    // into the max-pooling gradients.
+    // In the mlp, two dense+relu layers lose their add and relu and the output layer its add.
+    // In the cnn, two convolutions lose their relu, the dense layer its add, and both relu
+    // gradients fold into the max-pooling gradients.
     for (name, (g, loss, feeds), saved) in [("mlp", mlp(), 5), ("cnn", cnn(), 5)] {
         let feeds: Vec<(NodeId, &[f32])> =
             feeds.iter().map(|(id, v)| (*id, v.as_slice())).collect();

@@ -122,7 +122,7 @@ pub fn activate(x: &mut [f32], activation: Activation) {
     }
 }
 
-/// The gradient before `activation` given `dy` after it and its output `y`.
+/// Computes the gradient before `activation` from `dy` after it and its output `y`.
 pub fn activation_gradient(y: &[f32], dy: Vec<f32>, activation: Activation) -> Vec<f32> {
     match activation {
         Activation::Identity => dy,

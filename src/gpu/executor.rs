@@ -37,10 +37,10 @@ struct Arena {
 
 impl Arena {
     /// Lays out the pairs of `trained` whose gradient only the optimizer reads, or returns
-    /// `None` when there are none. Three kinds of gradient keep a buffer of their own: one that
-    /// a kernel reads (no kernel may read one range of a buffer while writing another), a
-    /// constant one (the loss does not depend on its parameter), and one shared by two
-    /// parameters.
+    /// `None` when there are none. Three kinds of gradient keep a buffer of their own. One that
+    /// a kernel reads stays apart because no dispatch may read one range of a buffer while
+    /// writing another. A constant one (the loss does not depend on its parameter) and one
+    /// shared by two parameters have no place of their own in the packed layout.
     /// So does every pair that would take the buffers past `limit` bytes, the largest binding
     /// the device allows, which also leaves an oversized parameter to the per-buffer check.
     fn layout(

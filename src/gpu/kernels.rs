@@ -334,7 +334,7 @@ impl Kernel {
 /// The parameter block every kernel reads at binding 0 (`Params` in `shaders/common.wgsl`).
 /// Each kernel's WGSL documents which fields it uses.
 ///
-/// It is bound as a read-only storage buffer rather than a uniform buffer: Mesa's software
+/// It is bound as a read-only storage buffer rather than a uniform buffer. Mesa's software
 /// Vulkan driver (llvmpipe) recompiles a shader whenever the values of a uniform buffer that
 /// it has specialised the shader on change, and one pipeline runs with different parameter
 /// blocks several times per step. Storage buffers are never specialised, and the block is read
@@ -354,7 +354,7 @@ pub struct ParamBlock {
     pub scalars: Vec4,
     /// More scalar operands.
     pub scalars2: Vec4,
-    /// Codes; `x` is the activation of the kernels with a fused epilogue.
+    /// Codes: `x` is the activation of the kernels with a fused epilogue.
     pub flags: UVec4,
 }
 

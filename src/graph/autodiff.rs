@@ -262,7 +262,7 @@ impl Graph {
     }
 
     /// Appends the gradients of a matrix product's operands given `dy` for its result:
-    /// `transposed` holds the forward op's flags for `(lhs, rhs)`.
+    /// `transposed` contains the forward op's flags for `(lhs, rhs)`.
     fn matmul_gradients(
         &mut self,
         inputs: &[NodeId],
@@ -295,8 +295,8 @@ impl Graph {
         Ok(())
     }
 
-    /// The gradient before a fused activation: `dy` passed through the activation's backward
-    /// op, which reads the fused node's own (activated) output.
+    /// Returns the gradient before a fused activation: `dy` passed through the activation's
+    /// backward op, which reads the fused node's own (activated) output.
     fn activation_gradient(&mut self, node: NodeId, dy: NodeId, activation: Activation) -> NodeId {
         match activation.backward_op() {
             Some(op) => self.push(op, vec![node, dy], self.shape(node).clone()),

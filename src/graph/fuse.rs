@@ -4,7 +4,7 @@
 //! into the max-pooling gradient that feeds it.
 //!
 //! The rewrite happens in place. The node that ends a fused chain keeps its id, shape and name
-//! and takes the fused op; the nodes folded into it stay in the graph unchanged but no longer
+//! and takes the fused op. The nodes folded into it stay in the graph unchanged but no longer
 //! feed anything, and a session gives them neither a buffer nor a kernel. A chain is folded
 //! only when each folded value has exactly one consumer, the next op of the chain, so no other
 //! op ever needs the intermediate values.
@@ -152,8 +152,8 @@ impl Graph {
         }
     }
 
-    /// If `add` adds a row bias to a matrix product that nothing else reads, the fused op, its
-    /// inputs and the nodes it absorbs (the product, and `add` itself unless it ends the chain).
+    /// Returns the fused op, its inputs and the nodes it absorbs (the product, and `add` itself
+    /// unless it ends the chain) when `add` adds a row bias to a product nothing else reads.
     fn linear_chain(
         &self,
         add: NodeId,

@@ -17,7 +17,7 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// The activation that `op` applies on its own, if it is one.
+    /// Returns the activation that `op` applies on its own, if it is one.
     pub fn of(op: &Op) -> Option<Activation> {
         match op {
             Op::Relu => Some(Activation::Relu),
@@ -27,7 +27,7 @@ impl Activation {
         }
     }
 
-    /// The activation whose gradient `op` computes, if it is one.
+    /// Returns the activation whose gradient `op` computes, if it is one.
     pub fn backward_of(op: &Op) -> Option<Activation> {
         match op {
             Op::ReluBackward => Some(Activation::Relu),
@@ -37,8 +37,8 @@ impl Activation {
         }
     }
 
-    /// The gradient op of this activation, which reads `(y, dy)` with `y` the activated output,
-    /// or `None` for the identity.
+    /// Returns the gradient op of this activation, which reads `(y, dy)` with `y` the activated
+    /// output, or `None` for the identity.
     pub fn backward_op(self) -> Option<Op> {
         match self {
             Activation::Identity => None,
@@ -48,8 +48,8 @@ impl Activation {
         }
     }
 
-    /// The code the kernels read in `Params.flags.x`; matches `activate` in
-    /// `shaders/common.wgsl`.
+    /// Returns the code the kernels read in `Params.flags.x`, as `activate` in
+    /// `shaders/common.wgsl` decodes it.
     pub fn code(self) -> u32 {
         match self {
             Activation::Identity => 0,

@@ -182,9 +182,9 @@ pub fn check_on(name: &str, mut case: Case, seed: u64, gpus: &[Device]) {
     }
 }
 
-/// Checks that fusing epilogues changes nothing: on the CPU reference and on each GPU, the
-/// forward value and gradients of the fused session equal those of the session compiled with
-/// fusion disabled, and the fused session really folded `folded` nodes away.
+/// Checks that fusing epilogues changes nothing. On the CPU reference and on each GPU, the
+/// forward value and gradients of the fused session must equal those of the session compiled
+/// with fusion disabled, and the fused session must have folded `folded` nodes away.
 pub fn check_fusion(name: &str, mut case: Case, seed: u64, gpus: &[Device], folded: usize) {
     let loss = attach_loss(&mut case, seed);
     let session =
