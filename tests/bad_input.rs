@@ -258,6 +258,20 @@ fn empty_cell_names_line_and_column() {
 }
 
 #[test]
+fn gzip_file_read_as_csv_names_the_fix() {
+    let dir = TempDir::new("gzip-as-csv");
+    let path = dir.write("pixels.csv.gz", [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00]);
+    let error = Table::from_csv_path(&path).unwrap_err();
+    assert!(
+        matches!(error, DataError::Compressed { .. }),
+        "expected DataError::Compressed, got {error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("gzip-compressed"), "{message}");
+    assert!(message.contains("--format images"), "{message}");
+}
+
+#[test]
 fn values_beyond_f32_are_rejected() {
     let dir = TempDir::new("beyond-f32");
     for bad in ["1e39", "-4e38"] {

@@ -17,10 +17,20 @@ const NUMERIC_SHARE: f64 = 0.9;
 impl Table {
     /// Reads a table from a CSV file; errors name the file by its path.
     pub fn from_csv_path(path: &Path) -> Result<Table, DataError> {
-        let file = std::fs::File::open(path).map_err(|error| DataError::Open {
+        let mut file = std::fs::File::open(path).map_err(|error| DataError::Open {
             path: path.to_path_buf(),
             error,
         })?;
+        // Gzip streams start with the bytes 1f 8b. Read as text, they would fail later as a
+        // header of control characters, which does not say what is wrong.
+        let mut magic = [0u8; 2];
+        let read = file.read(&mut magic).unwrap_or(0);
+        if read == 2 && magic == [0x1f, 0x8b] {
+            return Err(DataError::Compressed {
+                path: path.to_path_buf(),
+            });
+        }
+        let file = std::io::Read::chain(&magic[..read], file);
         Table::from_csv_reader(file, &path.display().to_string())
     }
 

@@ -19,6 +19,17 @@ pub enum DataError {
         error: std::io::Error,
     },
 
+    /// A gzip-compressed file was given where plain CSV text is read.
+    #[error(
+        "`{}` is gzip-compressed, but tables are read from plain CSV text; decompress it first \
+         (gunzip), or read pixel rows with --format images, which accepts gzip",
+        path.display()
+    )]
+    Compressed {
+        /// Path of the file.
+        path: PathBuf,
+    },
+
     /// Reading the CSV input failed for a reason other than its content.
     #[error("failed to read {input}: {message}")]
     Read {

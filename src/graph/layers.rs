@@ -325,6 +325,16 @@ mod tests {
     }
 
     #[test]
+    fn pool_wider_than_input_omits_dilation() {
+        let mut g = Graph::new();
+        let x = g.input("x", [1, 1, 4]).unwrap();
+        let err = g.max_pool1d(x, 6, None, 0).unwrap_err().to_string();
+        assert!(err.contains("spans 6 elements (kernel 6)"), "{err}");
+        assert!(!err.contains("dilation"), "{err}");
+        assert!(err.contains("smaller kernel or more padding"), "{err}");
+    }
+
+    #[test]
     fn conv_groups_rejected() {
         let mut g = Graph::new();
         let x = g.input("x", [1, 2, 4]).unwrap();

@@ -41,12 +41,17 @@ impl Window2d {
     /// padded input or a size is zero.
     pub fn output_size(&self, axis: usize, input: usize, op: &'static str) -> Result<usize> {
         let names = ["height", "width"];
+        // Pooling windows always have dilation 1, so it is named only where it was set.
+        let dilation = match self.dilation[axis] {
+            1 => String::new(),
+            d => format!(", dilation {d}"),
+        };
         if self.kernel[axis] == 0 || self.stride[axis] == 0 || self.dilation[axis] == 0 {
             return Err(Error::shape(
                 op,
                 format!(
-                    "kernel ({}), stride ({}) and dilation ({}) must be at least 1 along the {}",
-                    self.kernel[axis], self.stride[axis], self.dilation[axis], names[axis]
+                    "kernel {}, stride {}{dilation}: each must be at least 1 along the {}",
+                    self.kernel[axis], self.stride[axis], names[axis]
                 ),
             ));
         }
@@ -56,9 +61,10 @@ impl Window2d {
             return Err(Error::shape(
                 op,
                 format!(
-                    "the window spans {span} elements (kernel {}, dilation {}) but the padded \
-                     input {} is only {padded} ({input} + 2 × padding {})",
-                    self.kernel[axis], self.dilation[axis], names[axis], self.padding[axis]
+                    "the window spans {span} elements (kernel {}{dilation}) but the padded input \
+                     {} is only {padded} ({input} + 2 × padding {}); use a smaller kernel or \
+                     more padding",
+                    self.kernel[axis], names[axis], self.padding[axis]
                 ),
             ));
         }
