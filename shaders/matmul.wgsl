@@ -129,6 +129,18 @@ fn store_block(row0: u32, col0: u32, acc: array<vec4<f32>, 4>, bias4: vec4<f32>,
     }
 }
 
+// The bias of columns col0 .. col0 + 4, zero past the last column. Only the linear kernels
+// call it, because only they bind `bias`.
+fn bias_block(col0: u32) -> vec4<f32> {
+    var values = vec4<f32>(0.0);
+    for (var c = 0u; c < BLOCK; c++) {
+        if (col0 + c < params.sizes.y) {
+            values[c] = bias[col0 + c];
+        }
+    }
+    return values;
+}
+
 // Register-blocked matrix product: each invocation computes a BLOCK × BLOCK block of the
 // result from global memory, with no workgroup memory and no barriers, which suits software
 // adapters where a barrier is costly. Workgroups of 8 × 8 invocations cover 32 × 32 outputs.
@@ -148,17 +160,10 @@ fn matmul_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
 fn linear_blocked(@builtin(global_invocation_id) id: vec3<u32>) {
     let row0 = id.y * BLOCK;
     let col0 = id.x * BLOCK;
-    let n = params.sizes.y;
-    if (row0 >= params.sizes.x || col0 >= n) {
+    if (row0 >= params.sizes.x || col0 >= params.sizes.y) {
         return;
     }
-    var bias4 = vec4<f32>(0.0);
-    for (var c = 0u; c < BLOCK; c++) {
-        if (col0 + c < n) {
-            bias4[c] = bias[col0 + c];
-        }
-    }
-    store_block(row0, col0, blocked_product(row0, col0), bias4, params.flags.x);
+    store_block(row0, col0, blocked_product(row0, col0), bias_block(col0), params.flags.x);
 }
 
 // The vec4 kernels read both operands four floats at a time, which cuts the loads of the
@@ -240,15 +245,8 @@ fn matmul_vec4(@builtin(global_invocation_id) id: vec3<u32>) {
 fn linear_vec4(@builtin(global_invocation_id) id: vec3<u32>) {
     let row0 = id.y * BLOCK;
     let col0 = id.x * BLOCK;
-    let n = params.sizes.y;
-    if (row0 >= params.sizes.x || col0 >= n) {
+    if (row0 >= params.sizes.x || col0 >= params.sizes.y) {
         return;
     }
-    var bias4 = vec4<f32>(0.0);
-    for (var c = 0u; c < BLOCK; c++) {
-        if (col0 + c < n) {
-            bias4[c] = bias[col0 + c];
-        }
-    }
-    store_block(row0, col0, vec4_product(row0, col0), bias4, params.flags.x);
+    store_block(row0, col0, vec4_product(row0, col0), bias_block(col0), params.flags.x);
 }

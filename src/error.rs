@@ -70,7 +70,7 @@ pub enum Error {
         requested: u64,
         /// The device's limit.
         limit: u64,
-        /// What `requested` and `limit` count, such as `bytes` or `workgroups`.
+        /// The unit of `requested` and `limit`, such as `bytes` or `workgroups`.
         unit: &'static str,
         /// The wgpu limit's name.
         limit_name: &'static str,

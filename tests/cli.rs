@@ -554,7 +554,7 @@ fn save_then_predict_prints_csv() {
         );
     }
 
-    // A folder is not the CSV table this model reads; the error says what --data must be.
+    // A folder is not the CSV table this model reads, so the error names what --data must be.
     let folder = dir.arg(".");
     let args = [
         "--model",

@@ -124,12 +124,12 @@ fn adam_zero_gradient_keeps_parameter() {
     );
 }
 
-/// Builds a graph whose parameters take every update path: `a` (7 × 33 values) and `q` (257)
-/// have gradients that only the optimizer reads, so the GPU packs them into shared buffers and
-/// updates both in one dispatch, with padding between them. `r` is a row bias whose gradient
-/// the weight gradient's kernel also reads, `c` is unused (its gradient is a constant zero) and
-/// `p` is added to the loss as is (its gradient is the constant seed), so those three are
-/// updated one dispatch each.
+/// Builds a graph whose parameters take every update path. Only the optimizer reads the
+/// gradients of `a` (7 × 33 values) and `q` (257), so the GPU packs both into shared buffers,
+/// with padding between them, and updates them in one dispatch. The other three get one
+/// dispatch each: `r` is a row bias whose gradient the weight gradient's kernel also reads, `c`
+/// is unused (its gradient is a constant zero), and `p` is added to the loss as is (its
+/// gradient is the constant seed).
 fn mixed_parameters() -> (Graph, edgegrad::NodeId, edgegrad::NodeId) {
     let mut g = Graph::new();
     let x = g.input("x", [1, 7]).unwrap();

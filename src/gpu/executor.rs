@@ -547,6 +547,7 @@ impl GpuExecutor {
         let flags = u32::from(transpose_lhs) | (u32::from(transpose_rhs) << 1);
         params.sizes = UVec4::new(m as u32, n as u32, k as u32, flags);
         params.flags.x = epilogue.map_or(0, Activation::code);
+
         let transposed = [transpose_lhs, transpose_rhs];
         let kernel = self
             .ctx
@@ -555,6 +556,7 @@ impl GpuExecutor {
             Kernel::MatmulTiled | Kernel::LinearTiled => MATMUL_TILE,
             _ => MATMUL_BLOCKED_TILE,
         };
+
         let x = (n as u32).div_ceil(tile);
         let y = (m as u32).div_ceil(tile);
         let max = self.ctx.limits().max_compute_workgroups_per_dimension;
